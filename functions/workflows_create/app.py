@@ -1,0 +1,26 @@
+"""POST /workflows: create a workflow."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import workflows
+from orchestration_core.api_models import WorkflowCreate, WorkflowSummary
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.services import workflow_store
+
+app = Resolver()
+
+
+@app.post("/workflows", status_code=201, summary="Create a workflow")
+def create_workflow(body: Annotated[WorkflowCreate, Body()]) -> Response[WorkflowSummary]:
+    wf = workflows.create_workflow(workflow_store(), app.tenant_id(), body)
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=WorkflowSummary.of(wf),
+        headers={"ETag": wf.etag, "Location": f"/workflows/{wf.id}"},
+    )
+
+
+lambda_handler = api_handler(app)

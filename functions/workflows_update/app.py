@@ -1,0 +1,31 @@
+"""PUT /workflows/{workflowId}: update a workflow (If-Match for optimistic concurrency)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import workflows
+from orchestration_core.api_models import WorkflowDetail, WorkflowUpdate
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.services import workflow_store
+
+app = Resolver()
+
+
+@app.put("/workflows/<workflowId>", summary="Update a workflow")
+def update_workflow(
+    workflowId: str,
+    body: Annotated[WorkflowUpdate, Body()],
+) -> Response[WorkflowDetail]:
+    wf = workflows.update_workflow(
+        workflow_store(), app.tenant_id(), workflowId, body, app.header("If-Match")
+    )
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=WorkflowDetail.of(wf),
+        headers={"ETag": wf.etag},
+    )
+
+
+lambda_handler = api_handler(app)

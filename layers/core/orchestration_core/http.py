@@ -1,0 +1,152 @@
+"""HTTP plumbing shared by every API function: the resolver, problem+json errors, the caller.
+
+One module maps errors to responses: a ProblemError becomes its status and RFC 9457 body,
+a request validation error becomes 400 with field paths like ``tasks[2].dependsOn[0]``, and
+anything unexpected becomes an opaque 500 (logged with its stack, never echoed).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from orchestration_core.config import get_settings
+from orchestration_core.errors import FieldError, PayloadTooLarge, ProblemError, Unauthorized
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:orchestration:problem:"
+
+logger = Logger()
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]]
+
+
+def problem_response(err: ProblemError, headers: Mapping[str, str] | None = None) -> Response[Problem]:
+    body = Problem(
+        type=PROBLEM_BASE + err.slug,
+        title=err.title,
+        status=err.status,
+        detail=err.detail,
+        errors=[{"field": e.field, "message": e.message} for e in err.errors],
+    )
+    extra = dict(headers or {})
+    if err.status == 429:
+        extra.setdefault("Retry-After", "1")
+    return Response(
+        status_code=err.status, content_type=PROBLEM_JSON, body=body.model_dump_json(), headers=extra
+    )
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """('body', 'tasks', 2, 'dependsOn', 0) -> 'tasks[2].dependsOn[0]'; ('query', 'limit') -> 'limit'."""
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type")
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "field required"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> ProblemError:
+    from orchestration_core.errors import ValidationFailed
+
+    fields = [FieldError(field_path(e.get("loc", ())), _message(e)) for e in errors]
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return ValidationFailed("The request body is not valid JSON.", fields)
+    return ValidationFailed("The request is invalid; see errors.", fields)
+
+
+class Resolver(APIGatewayRestResolver):
+    """The REST resolver every function uses: validation on, problem+json errors, body size limit."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        self.exception_handler(RequestValidationError)(self._on_validation_error)
+        self.exception_handler(ProblemError)(problem_response)
+        self.exception_handler(Exception)(self._on_unexpected)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        limit = get_settings().max_body_bytes
+        if _body_size(event) > limit:
+            self.current_event = self._to_proxy_event(dict(event))
+            err = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            return ResponseBuilder(problem_response(err), serializer=self._serializer).build(
+                self.current_event
+            )
+        return super().resolve(event, context)
+
+    @staticmethod
+    def _on_validation_error(err: RequestValidationError) -> Response[Problem]:
+        return problem_response(validation_problem(err.errors()))
+
+    @staticmethod
+    def _on_unexpected(err: Exception) -> Response[Problem]:
+        logger.exception("unhandled error")
+        problem = ProblemError("An unexpected error occurred; it has been logged.")
+        problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
+        return problem_response(problem)
+
+    def tenant_id(self) -> str:
+        """The tenant the authorizer resolved from the API key (never taken from the request)."""
+        authorizer = self.current_event.request_context.authorizer.raw_event or {}
+        tenant = authorizer.get("tenantId")
+        if not tenant:
+            raise Unauthorized("No tenant in the request context: is the authorizer configured?")
+        return str(tenant)
+
+    def header(self, name: str) -> str | None:
+        return self.current_event.headers.get(name)
+
+
+def _body_size(event: Mapping[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return len(base64.b64decode(body))
+        except ValueError:
+            return len(body)
+    return len(body.encode()) if isinstance(body, str) else 0
+
+
+def api_handler(app: Resolver) -> Any:
+    """The Lambda entry point of an API function: logging with correlation ids, tracing, resolve."""
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.logging import correlation_paths
+
+    tracer = Tracer()
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

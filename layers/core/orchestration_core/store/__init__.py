@@ -1,0 +1,1 @@
+"""DynamoDB access. Repositories take their boto3 client as an argument."""

@@ -1,0 +1,138 @@
+"""`orchestration`: run the embedded runtime and manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = ".orchestration"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="serve the API locally (no Docker, no AWS account)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    dev.add_argument("--api-key", help="accept this API key (tenant 'default') and print it")
+    dev.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where stored data is kept between runs")
+    dev.add_argument("--template", help="template.yaml to serve (default: this checkout's)")
+    dev.add_argument("--quiet", action="store_true", help="no access log")
+    dev.set_defaults(func=_dev)
+
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    for name in ("create", "list", "revoke"):
+        p = keys_sub.add_parser(name)
+        p.add_argument("--url", default="http://127.0.0.1:3000", help="embedded runtime to manage")
+        p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the embedded runtime's data directory")
+        p.add_argument("--stack", help="manage a deployed stack's keys instead (uses your AWS credentials)")
+        if name in {"create", "list"}:
+            p.add_argument("--tenant", default=None if name == "list" else "default")
+        if name == "create":
+            p.add_argument("--name", default="")
+        if name == "revoke":
+            p.add_argument("key_id")
+    keys.set_defaults(func=_keys)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from orchestration_local.runtime import Runtime
+    from orchestration_local.server import Server
+
+    runtime = Runtime(Path(args.data_dir).resolve(), Path(args.template) if args.template else None)
+    api_key = runtime.ensure_dev_key(args.api_key)
+    server = Server((args.host, args.port), runtime, quiet=args.quiet)
+    stop = threading.Event()
+
+    def shutdown(*_: Any) -> None:
+        if not stop.is_set():
+            stop.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    print(f"Orchestration API (embedded runtime) at {server.url}", flush=True)
+    print(f"API key (tenant 'default'): {api_key}", flush=True)
+    print(f"Data directory: {runtime.data_dir}", flush=True)
+    print(f'Try: curl -H "Authorization: Bearer {api_key}" {server.url}/workflows', flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        runtime.close()
+        print("Stopped; data saved.", flush=True)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    if args.stack:
+        return _keys_on_stack(args)
+    token_file = Path(args.data_dir) / "admin-token"
+    if not token_file.exists():
+        print(
+            f"No embedded runtime data in {args.data_dir}: start `orchestration dev` first.", file=sys.stderr
+        )
+        return 2
+    headers = {"X-Local-Admin-Token": token_file.read_text().strip(), "Content-Type": "application/json"}
+    base = args.url.rstrip("/") + "/_local/keys"
+    if args.keys_command == "create":
+        result = _request("POST", base, headers, {"tenant": args.tenant, "name": args.name})
+    elif args.keys_command == "list":
+        result = _request("GET", base + (f"?tenant={args.tenant}" if args.tenant else ""), headers, None)
+    else:
+        result = _request("DELETE", f"{base}/{args.key_id}", headers, None)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _keys_on_stack(args: argparse.Namespace) -> int:
+    import boto3
+    from orchestration_core.auth import KeyStore
+    from orchestration_core.store.table import Table
+
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
+    table_name = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName")
+    store = KeyStore(Table(boto3.client("dynamodb"), table_name))
+    if args.keys_command == "create":
+        plaintext, key = store.create(args.tenant, args.name)
+        print(json.dumps({"keyId": key.key_id, "tenantId": key.tenant_id, "apiKey": plaintext}, indent=2))
+        print("Store the key now: it is not shown again.", file=sys.stderr)
+    elif args.keys_command == "list":
+        for key in store.list(args.tenant):
+            print(json.dumps(key.__dict__))
+    else:
+        print(json.dumps(store.revoke(args.key_id).__dict__))
+    return 0
+
+
+def _request(method: str, url: str, headers: dict[str, str], body: Any) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 - local URL
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        print(f"{err.code}: {err.read().decode()}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except urllib.error.URLError as err:
+        print(f"cannot reach the embedded runtime at {url}: {err.reason}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Load the template's Lambda functions in-process and invoke them as Lambda would."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestration_local.template import FunctionSpec, Template
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Functions:
+    """The template's functions, imported from their CodeUri like Lambda's runtime does."""
+
+    def __init__(self, template: Template, names: dict[str, str]) -> None:
+        self.template = template
+        self.specs = template.functions
+        self._handlers: dict[str, Handler] = {}
+        self._apply_environment(names)
+
+    def _apply_environment(self, names: dict[str, str]) -> None:
+        merged: dict[str, str] = {}
+        for spec in self.specs.values():
+            for key, raw in spec.environment.items():
+                value = str(self.template.resolve(raw, names))
+                if merged.get(key, value) != value:
+                    raise ValueError(f"{key} differs between functions; one process cannot hold both values")
+                merged[key] = value
+        os.environ.update(merged)
+
+    def handler(self, logical_id: str) -> Handler:
+        if logical_id not in self._handlers:
+            spec = self.specs[logical_id]
+            self._handlers[logical_id] = _import_handler(spec)
+        return self._handlers[logical_id]
+
+    def load_all(self) -> None:
+        for logical_id in self.specs:
+            self.handler(logical_id)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        spec = self.specs[logical_id]
+        context = LambdaContext(logical_id, spec.memory, spec.timeout)
+        return self.handler(logical_id)(event, context)
+
+
+def _import_handler(spec: FunctionSpec) -> Handler:
+    module_name, func_name = spec.handler.rsplit(".", 1)
+    path = spec.code_uri / (module_name.replace(".", "/") + ".py")
+    module_spec = importlib.util.spec_from_file_location(f"lambda_{spec.logical_id}_{module_name}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    handler: Handler = getattr(module, func_name)
+    return handler
