@@ -96,7 +96,7 @@ def update_workflow(
             if if_match is not None:
                 raise PreconditionFailed(
                     "The workflow changed while it was being updated. Read it again and retry."
-                )
+                ) from None
             continue
     raise Conflict("The workflow is being changed by many writers at once; retry shortly.")
 
