@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +52,8 @@ class Functions:
         self.template = template
         self.specs = template.functions
         self._handlers: dict[str, Handler] = {}
+        self.api_functions = {route.function for route in template.routes}
+        self._api_lock = threading.Lock()
         self._apply_environment(names)
 
     def _apply_environment(self, names: dict[str, str]) -> None:
@@ -76,7 +79,14 @@ class Functions:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         spec = self.specs[logical_id]
         context = LambdaContext(logical_id, spec.memory, spec.timeout)
-        return self.handler(logical_id)(event, context)
+        handler = self.handler(logical_id)
+        if logical_id in self.api_functions:
+            # Powertools' REST resolver keeps the current request on a class attribute: right for
+            # Lambda (one request per environment at a time), shared between threads here. So
+            # API handlers run one at a time, as each would in its own Lambda environment.
+            with self._api_lock:
+                return handler(event, context)
+        return handler(event, context)
 
 
 def _import_handler(spec: FunctionSpec) -> Handler:

@@ -97,11 +97,9 @@ class Resolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         limit = get_settings().max_body_bytes
         if _body_size(event) > limit:
-            self.current_event = self._to_proxy_event(dict(event))
             err = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-            return ResponseBuilder(problem_response(err), serializer=self._serializer).build(
-                self.current_event
-            )
+            builder = ResponseBuilder(problem_response(err), serializer=self._serializer)
+            return builder.build(self._to_proxy_event(dict(event)))
         return super().resolve(event, context)
 
     @staticmethod
