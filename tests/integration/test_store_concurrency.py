@@ -11,6 +11,7 @@ from orchestration_core import workflows
 from orchestration_core.api_models import WorkflowCreate, WorkflowUpdate
 from orchestration_core.errors import PreconditionFailed
 from orchestration_core.services import workflow_store
+
 from orchestration_local.runtime import Runtime
 
 

@@ -76,7 +76,7 @@ def test_concurrent_updates_without_etag_lose_nothing(api: Api) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda i: api.call("PUT", path, {"description": f"d{i}"})[0], range(20)))
     assert statuses == [200] * 20
-    _, headers, final = api.call("GET", path)
+    _, headers, _ = api.call("GET", path)
     assert headers["etag"] == '"21"'  # every one of the 20 writes was applied, none overwritten unseen
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from orchestration_core.dag import find_cycle, topological_order, validate_tasks
 from orchestration_core.domain import TaskDef
 from orchestration_core.errors import ValidationFailed

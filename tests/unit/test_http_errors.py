@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from orchestration_core.http import field_path, validation_problem
 
 

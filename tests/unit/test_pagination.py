@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-
 from orchestration_core.errors import ValidationFailed
 from orchestration_core.ids import new_id
 from orchestration_core.pagination import Cursor, decode_cursor, encode_cursor, resolve_position
