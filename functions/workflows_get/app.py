@@ -1,10 +1,10 @@
 """GET /workflows/{workflowId}: a workflow with its tasks and their latest status."""
 
 from aws_lambda_powertools.event_handler import Response
-from orchestration_core import workflows
+from orchestration_core import executions, workflows
 from orchestration_core.api_models import WorkflowDetail
 from orchestration_core.http import Resolver, api_handler
-from orchestration_core.services import workflow_store
+from orchestration_core.services import execution_services, workflow_store
 
 app = Resolver()
 
@@ -15,7 +15,7 @@ def get_workflow(workflowId: str) -> Response[WorkflowDetail]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=WorkflowDetail.of(wf),
+        body=WorkflowDetail.of(executions.latest_task_status(execution_services(), wf)),
         headers={"ETag": wf.etag},
     )
 

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import workflows
+from orchestration_core import executions, workflows
 from orchestration_core.api_models import WorkflowDetail, WorkflowUpdate
 from orchestration_core.http import Resolver, api_handler
-from orchestration_core.services import workflow_store
+from orchestration_core.services import execution_services, workflow_store
 
 app = Resolver()
 
@@ -23,7 +23,7 @@ def update_workflow(
     return Response(
         status_code=200,
         content_type="application/json",
-        body=WorkflowDetail.of(wf),
+        body=WorkflowDetail.of(executions.latest_task_status(execution_services(), wf)),
         headers={"ETag": wf.etag},
     )
 

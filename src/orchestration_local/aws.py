@@ -6,6 +6,8 @@ working):
 
 - DynamoDB requests are serialised with one lock, so a conditional write is atomic with
   respect to other threads, as it is in DynamoDB.
+- Lambda invocations (Step Functions' Task states) run in-process: ``LambdaFunction._invoke_lambda``
+  is routed to the Python callable registered for the function's name (moto would need Docker).
 - Writes mark the data dirty; a background thread snapshots the tables to the data directory,
   and the snapshot is loaded back at start, so a restart keeps what was stored.
 """
@@ -60,10 +62,101 @@ def install_hooks() -> None:
     _installed = True
 
 
+LambdaCallable = Callable[[Any], Any]
+_lambda_targets: dict[str, LambdaCallable] = {}
+
+
+def register_lambda(function_name: str, target: LambdaCallable) -> None:
+    """Invocations of ``function_name`` (by Step Functions or boto3) call ``target(event)``."""
+    _lambda_targets[function_name] = target
+
+
+def install_lambda_hook() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    if hasattr(LambdaFunction._invoke_lambda, "__wrapped__"):
+        return
+    original = LambdaFunction._invoke_lambda
+
+    def invoke(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        target = _lambda_targets.get(self.function_name)
+        if target is None:
+            result: tuple[str, bool, str] = original(self, event)
+            return result
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        try:
+            output = target(event)
+        except Exception as err:  # noqa: BLE001 - reported to the caller as a Lambda function error
+            payload = {"errorType": type(err).__name__, "errorMessage": str(err)}
+            return json.dumps(payload), True, ""
+        finally:
+            _prune_threads()
+        return json.dumps(output, default=str), False, ""
+
+    invoke.__wrapped__ = original  # type: ignore[attr-defined]
+    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+
+
+def _prune_threads() -> None:
+    """moto's state machine executor keeps every thread it started in a global list."""
+    from moto.stepfunctions.parser import utils
+
+    threads = getattr(utils, "TMP_THREADS", None)
+    if isinstance(threads, list) and len(threads) > 256:
+        threads[:] = [th for th in threads if th.is_alive()]
+
+
+def create_lambda_functions(names: list[str]) -> None:
+    """Functions moto must know so Step Functions can invoke them (the code runs via the hook)."""
+    import io
+    import zipfile
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = "orchestration-local-lambda"
+    try:
+        role_arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "app.py", "def lambda_handler(event, context):\n    raise RuntimeError('runs in-process')\n"
+        )
+    client = boto3.client("lambda", region_name=REGION)
+    existing = {
+        f["FunctionName"]
+        for page in client.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+    }
+    for name in names:
+        if name not in existing:
+            client.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": buffer.getvalue()},
+            )
+
+
 def hooks_installed() -> bool:
+    from moto.awslambda.models import LambdaFunction
     from moto.dynamodb.responses import DynamoHandler
 
-    return hasattr(DynamoHandler.call_action, "__wrapped__")
+    return hasattr(DynamoHandler.call_action, "__wrapped__") and hasattr(
+        LambdaFunction._invoke_lambda, "__wrapped__"
+    )
 
 
 def start_moto() -> Any:
@@ -72,6 +165,7 @@ def start_moto() -> Any:
 
     set_local_environment()
     install_hooks()
+    install_lambda_hook()
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     return mock

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,11 @@ from orchestration_local.lambdas import ACCOUNT, REGION, Functions
 from orchestration_local.template import Template, load_template
 
 DEV_TENANT = "default"
+TASK_FUNCTION_PREFIX = "orchestration-task-"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:60]
 
 
 def find_template(start: Path | None = None) -> Path:
@@ -31,6 +40,9 @@ def local_names(template: Template) -> dict[str, str]:
         physical = f"orchestration-{logical_id}"
         names[logical_id] = physical
         names[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{physical}"
+    for logical_id in template.roles:
+        names[logical_id] = logical_id
+        names[f"{logical_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
     for logical_id in template.functions:
         names[logical_id] = logical_id
         names[f"{logical_id}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
@@ -38,7 +50,13 @@ def local_names(template: Template) -> dict[str, str]:
 
 
 class Runtime:
-    def __init__(self, data_dir: Path, template_path: Path | None = None, persist: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        template_path: Path | None = None,
+        persist: bool = True,
+        tasks: dict[str, Callable[[dict[str, Any]], Any]] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.template = load_template(template_path or find_template())
         self.names = local_names(self.template)
@@ -53,8 +71,16 @@ class Runtime:
             )
             self.snapshots.load()
             self.snapshots.start()
+        # Custom task types from --tasks: each becomes a Lambda function Step Functions invokes.
+        custom = {name: f"{TASK_FUNCTION_PREFIX}{_safe(name)}" for name in (tasks or {})}
+        self.template.parameters["TaskTypes"] = json.dumps(custom)
         self.functions = Functions(self.template, self.names)
         self.functions.load_all()
+        for logical_id in self.template.functions:
+            aws.register_lambda(logical_id, partial(self.functions.invoke, logical_id))
+        for name, fn in (tasks or {}).items():
+            aws.register_lambda(custom[name], fn)
+        aws.create_lambda_functions([*self.template.functions, *custom.values()])
         self.gateway = Gateway(self.template, self.functions)
 
     # -- keys -----------------------------------------------------------------------------------

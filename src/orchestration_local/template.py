@@ -69,6 +69,7 @@ class Template:
     authorizer: str | None = None
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
     stage: str = "v1"
 
     def resolve(self, value: Any, names: dict[str, str]) -> Any:
@@ -124,6 +125,8 @@ def load_template(path: Path) -> Template:
                     headers={k: str(v).strip("'") for k, v in headers.items()},
                     body=(spec.get("ResponseTemplates") or {}).get("application/json"),
                 )
+        elif kind == "AWS::IAM::Role":
+            tpl.roles.append(logical_id)
         elif kind == "AWS::DynamoDB::Table":
             tpl.tables[logical_id] = props
     return tpl

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from orchestration_core.domain import TaskStatus, Workflow, WorkflowStatus
+from orchestration_core.domain import Execution, ExecutionStatus, TaskStatus, Workflow, WorkflowStatus
 
 MAX_CONFIG_BYTES = 32 * 1024
 
@@ -119,3 +119,104 @@ class WorkflowList(BaseModel):
 
 class DeleteResult(BaseModel):
     success: Literal[True] = True
+
+
+# -- executions ------------------------------------------------------------------------------------
+class ExecuteRequest(RequestModel):
+    parameters: dict[str, Any] | None = None
+
+
+class ExecuteAccepted(BaseModel):
+    executionId: str
+    status: Literal["started"] = "started"
+    startedAt: str
+
+
+class ExecutionError(BaseModel):
+    task: str | None
+    error: str
+    cause: str | None
+
+
+class TaskRunOut(BaseModel):
+    id: str
+    name: str
+    status: TaskStatus
+    startedAt: str | None
+    completedAt: str | None
+    attempts: int
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    workflowId: str
+    workflowVersion: int
+    status: ExecutionStatus
+    startedAt: str
+    completedAt: str | None
+    error: ExecutionError | None
+
+    @classmethod
+    def of(cls, ex: Execution) -> ExecutionSummary:
+        return cls(
+            id=ex.id,
+            workflowId=ex.workflow_id,
+            workflowVersion=ex.workflow_version,
+            status=ex.status,
+            startedAt=ex.started_at,
+            completedAt=ex.completed_at,
+            error=ExecutionError(**ex.error) if ex.error else None,
+        )
+
+
+class ExecutionDetail(ExecutionSummary):
+    parameters: dict[str, Any]
+    tasks: list[TaskRunOut]
+
+    @classmethod
+    def of(cls, ex: Execution) -> ExecutionDetail:
+        from orchestration_core.ids import derived_id
+
+        return cls(
+            **ExecutionSummary.of(ex).model_dump(),
+            parameters=ex.parameters,
+            tasks=[
+                TaskRunOut(
+                    id=derived_id("tk", ex.workflow_id, run.name),
+                    name=run.name,
+                    status=run.status,
+                    startedAt=run.started_at,
+                    completedAt=run.completed_at,
+                    attempts=run.attempts,
+                    result=run.result,
+                    error=run.error,
+                )
+                for run in ex.task_runs()
+            ],
+        )
+
+
+class ExecutionList(BaseModel):
+    executions: list[ExecutionSummary]
+    total: int
+    limit: int
+    offset: int
+    nextToken: str | None
+
+
+# -- task types ------------------------------------------------------------------------------------
+class TaskTypeIn(RequestModel):
+    functionArn: Annotated[
+        str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9:_.$-]+$")
+    ]
+    description: Description = ""
+
+
+class TaskTypeOut(BaseModel):
+    name: str
+    functionArn: str
+    description: str
+    createdAt: str | None = None
+    updatedAt: str | None = None

@@ -54,6 +54,64 @@ class Workflow:
         return replace(self, **changes)
 
 
+class ExecutionStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """What happened to one task in one execution."""
+
+    name: str
+    status: TaskStatus = TaskStatus.PENDING
+    started_at: str | None = None
+    completed_at: str | None = None
+    attempts: int = 0
+    result: Any = None
+    error: dict[str, Any] | None = None
+    wait_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    status: ExecutionStatus
+    tasks: tuple[TaskDef, ...]
+    parameters: dict[str, Any]
+    started_at: str
+    state_machine_arn: str
+    completed_at: str | None = None
+    error: dict[str, Any] | None = None
+    trigger: dict[str, Any] | None = None
+    runs: dict[str, TaskRun] = field(default_factory=dict)
+
+    @property
+    def sfn_execution_arn(self) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{self.id}"
+
+    def task_runs(self) -> list[TaskRun]:
+        """Each task's run in definition order. Once the execution ended, a task that never
+        started is ``skipped`` (an upstream failed or the execution was cancelled)."""
+        out = []
+        for task in self.tasks:
+            run = self.runs.get(task.name) or TaskRun(task.name)
+            if self.status.terminal and run.status == TaskStatus.PENDING:
+                run = replace(run, status=TaskStatus.SKIPPED, wait_token=None)
+            out.append(run)
+        return out
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]

@@ -54,3 +54,7 @@ class Unprocessable(ProblemError):
 
 class Throttled(ProblemError):
     status, slug, title = 429, "throttled", "Too many requests"
+
+
+class Unavailable(ProblemError):
+    status, slug, title = 503, "unavailable", "Service unavailable"

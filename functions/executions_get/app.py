@@ -1,0 +1,16 @@
+"""GET /executions/{executionId}: an execution with each task's progress."""
+
+from orchestration_core import executions
+from orchestration_core.api_models import ExecutionDetail
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.services import execution_services
+
+app = Resolver()
+
+
+@app.get("/executions/<executionId>", summary="Get an execution")
+def get_execution(executionId: str) -> ExecutionDetail:
+    return ExecutionDetail.of(executions.get_execution(execution_services(), app.tenant_id(), executionId))
+
+
+lambda_handler = api_handler(app)

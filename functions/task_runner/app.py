@@ -1,0 +1,20 @@
+"""The task runner, invoked by the compiled state machines (see orchestration_core.runner)."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from orchestration_core.runner import RunnerEvent
+from orchestration_core.services import runner
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=RunnerEvent)
+def lambda_handler(event: RunnerEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(execution_id=event.executionId, task=event.task, action=event.action)
+    return runner().handle(event)

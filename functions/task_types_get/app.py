@@ -1,0 +1,15 @@
+"""GET /task-types/{name}: a registered custom task type."""
+
+from orchestration_core.api_models import TaskTypeOut
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.services import task_type_registry
+
+app = Resolver()
+
+
+@app.get("/task-types/<name>", summary="Get a custom task type")
+def get_task_type(name: str) -> TaskTypeOut:
+    return TaskTypeOut.model_validate(task_type_registry().get(app.tenant_id(), name))
+
+
+lambda_handler = api_handler(app)

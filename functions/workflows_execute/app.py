@@ -1,0 +1,37 @@
+"""POST /workflows/{workflowId}/execute: start an execution (Idempotency-Key honoured for 24 h)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import executions
+from orchestration_core.api_models import ExecuteAccepted, ExecuteRequest
+from orchestration_core.errors import FieldError, ValidationFailed
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.services import execution_services
+
+app = Resolver()
+
+
+@app.post("/workflows/<workflowId>/execute", status_code=202, summary="Execute a workflow")
+def execute_workflow(
+    workflowId: str,
+    body: Annotated[ExecuteRequest | None, Body()] = None,
+) -> Response[ExecuteAccepted]:
+    key = app.header("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 256 and key.isprintable()):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 256 printable characters.",
+            [FieldError("Idempotency-Key", "invalid header value")],
+        )
+    parameters = (body.parameters if body else None) or {}
+    ex = executions.start_execution(execution_services(), app.tenant_id(), workflowId, parameters, key)
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=ExecuteAccepted(executionId=ex.id, startedAt=ex.started_at),
+        headers={"Location": f"/executions/{ex.id}"},
+    )
+
+
+lambda_handler = api_handler(app)

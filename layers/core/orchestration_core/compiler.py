@@ -1,0 +1,336 @@
+"""Compile a workflow version into an Amazon States Language definition (pure: no AWS calls).
+
+``dependsOn`` semantics: a task starts once all of its dependencies completed, and a task
+whose dependencies are complete never waits for unrelated tasks.
+
+- The graph is decomposed recursively. Disconnected parts run side by side (a Parallel state);
+  a connected part is cut into a series wherever *every* later task depends, directly or
+  transitively, on *every* earlier one (those cuts are exactly the prefixes shared by all
+  topological orders). Series-parallel graphs therefore compile to nested Parallel states,
+  and the nesting adds no waiting.
+- A connected part with no such cut is not series-parallel (e.g. the "N" shape a->c, b->c,
+  b->d). Its tasks run as branches of one Parallel state; a task with dependencies inside the
+  part first waits on a task token (``lambda:invoke.waitForTaskToken``) that the task runner
+  releases the moment its last dependency completes. Still exact: the only added wait is the
+  token round trip (milliseconds; bench/engine.py measures it).
+
+Every task state passes only ``{executionId, tenantId}`` along: parameters, inputs and results
+live in DynamoDB and the task runner reads them, so Step Functions' 256 KiB payload limit
+applies to no workflow's data except what a native Lambda task returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from orchestration_core.dag import topological_order
+from orchestration_core.domain import TaskDef
+
+BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"})
+RUNNER_TYPES = frozenset({"noop", "http", "transform", "fail"})
+STATE_MACHINE_PREFIX = "orch-"
+
+LAMBDA_SERVICE_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+}
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+KEEP_IDS = {"executionId.$": "$.Payload.executionId", "tenantId.$": "$.Payload.tenantId"}
+
+
+# -- the plan: a tree of Task / Series / Parallel / Gated ---------------------------------------
+@dataclass(frozen=True)
+class Leaf:
+    task: int
+
+
+@dataclass(frozen=True)
+class Series:
+    parts: tuple[Plan, ...]
+
+
+@dataclass(frozen=True)
+class Together:
+    parts: tuple[Plan, ...]
+
+
+@dataclass(frozen=True)
+class Gated:
+    """A non-series-parallel part: every task a branch, gated on its dependencies in the part."""
+
+    tasks: tuple[int, ...]
+
+
+Plan = Leaf | Series | Together | Gated
+
+
+def plan(tasks: Sequence[TaskDef]) -> Plan:
+    """Decompose the (validated, acyclic) graph. O(n^2 / 64) with bitsets for the series cuts."""
+    index = {t.name: i for i, t in enumerate(tasks)}
+    preds = [{index[d] for d in t.depends_on} for t in tasks]
+    succs: list[set[int]] = [set() for _ in tasks]
+    for i, ps in enumerate(preds):
+        for p in ps:
+            succs[p].add(i)
+    order = [index[name] for name in topological_order(tasks)]
+    desc = [0] * len(tasks)
+    for i in reversed(order):
+        mask = 0
+        for s in succs[i]:
+            mask |= desc[s] | (1 << s)
+        desc[i] = mask
+    position = {node: k for k, node in enumerate(order)}
+
+    def components(nodes: list[int]) -> list[list[int]]:
+        members = set(nodes)
+        parent = {n: n for n in nodes}
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for n in nodes:
+            for p in preds[n]:
+                if p in members:
+                    parent[find(n)] = find(p)
+        groups: dict[int, list[int]] = {}
+        for n in nodes:  # nodes are in topological order, so each group stays ordered
+            groups.setdefault(find(n), []).append(n)
+        return sorted(groups.values(), key=min)
+
+    def decompose(nodes: list[int]) -> Plan:
+        if len(nodes) == 1:
+            return Leaf(nodes[0])
+        parts = components(nodes)
+        if len(parts) > 1:
+            return Together(tuple(decompose(p) for p in parts))
+        full = 0
+        for n in nodes:
+            full |= 1 << n
+        prefix, common, cuts = 0, full, []
+        for k, n in enumerate(nodes[:-1]):
+            prefix |= 1 << n
+            common &= desc[n]
+            rest = full & ~prefix
+            if rest & ~common == 0:
+                cuts.append(k + 1)
+        if not cuts:
+            return Gated(tuple(nodes))
+        bounds = [0, *cuts, len(nodes)]
+        return Series(tuple(decompose(nodes[a:b]) for a, b in itertools.pairwise(bounds)))
+
+    return decompose(sorted(range(len(tasks)), key=position.__getitem__))
+
+
+def is_series_parallel(tasks: Sequence[TaskDef]) -> bool:
+    def gated(p: Plan) -> bool:
+        if isinstance(p, Gated):
+            return True
+        return isinstance(p, Series | Together) and any(gated(q) for q in p.parts)
+
+    return not gated(plan(tasks))
+
+
+# -- ASL emission ---------------------------------------------------------------------------------
+@dataclass
+class _Emitter:
+    tasks: Sequence[TaskDef]
+    runner: str
+    functions: Mapping[str, str]  # custom type -> function name or ARN
+    counter: int = 0
+    gates: dict[int, set[int]] = field(default_factory=dict)  # task -> dependencies it waits on
+    notify: dict[int, list[str]] = field(default_factory=dict)  # task -> gated tasks to release
+
+    def runner_call(self, action: str, task: TaskDef | None, **extra: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "action": action,
+            "executionId.$": "$.executionId",
+            "tenantId.$": "$.tenantId",
+        }
+        if task is not None:
+            payload["task"] = task.name
+        payload.update(extra)
+        return {
+            "Type": "Task",
+            "Resource": LAMBDA_INVOKE,
+            "Parameters": {"FunctionName": self.runner, "Payload": payload},
+            "ResultSelector": dict(KEEP_IDS),
+            "Retry": [dict(LAMBDA_SERVICE_RETRY)],
+        }
+
+    def user_options(self, state: dict[str, Any], task: TaskDef, i: int) -> None:
+        retry = task.config.get("retry") or {}
+        attempts = int(retry.get("maxAttempts", 0))
+        if attempts:
+            state["Retry"].append(
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "MaxAttempts": attempts,
+                    "IntervalSeconds": int(retry.get("intervalSeconds", 1)),
+                    "BackoffRate": float(retry.get("backoffRate", 2.0)),
+                }
+            )
+        if "timeoutSeconds" in task.config:
+            state["TimeoutSeconds"] = int(task.config["timeoutSeconds"])
+        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}]
+
+    def leaf(self, i: int) -> tuple[dict[str, Any], str, str]:
+        """States of one task: (states, first, last). Failure states end in a TaskFailed Fail."""
+        task = self.tasks[i]
+        states: dict[str, Any] = {}
+        attempts = int((task.config.get("retry") or {}).get("maxAttempts", 0)) + 1
+        failed = self.runner_call("task_failed", task, **{"error.$": "$.error", "attempts": attempts})
+        failed["Next"] = f"fail#{i}"
+        states[f"failed#{i}"] = failed
+        states[f"fail#{i}"] = {"Type": "Fail", "Error": "TaskFailed", "Cause": task.name}
+        notify = {"notify": self.notify[i]} if self.notify.get(i) else {}
+        chain: list[str] = []
+        if i in self.gates:
+            gate = self.runner_call("await", task, **{"token.$": "$$.Task.Token"})
+            gate["Resource"] = LAMBDA_INVOKE + ".waitForTaskToken"
+            del gate["ResultSelector"]
+            gate["ResultPath"] = None
+            states[f"await#{i}"] = gate
+            chain.append(f"await#{i}")
+        if task.type in RUNNER_TYPES:
+            run = self.runner_call("run", task, **{"attempt.$": "$$.State.RetryCount"}, **notify)
+            self.user_options(run, task, i)
+            states[task.name] = run
+            chain.append(task.name)
+        else:
+            prepare = self.runner_call("prepare", task)
+            prepare["Catch"] = [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}
+            ]
+            states[task.name] = prepare
+            chain.append(task.name)
+            if task.type == "wait":
+                states[f"wait#{i}"] = {"Type": "Wait", "Seconds": int(task.config["seconds"])}
+                chain.append(f"wait#{i}")
+                done = self.runner_call("complete", task, **notify)
+            else:
+                prepare["ResultSelector"]["input.$"] = "$.Payload.input"
+                function = task.config["functionName"] if task.type == "lambda" else self.functions[task.type]
+                invoke: dict[str, Any] = {
+                    "Type": "Task",
+                    "Resource": LAMBDA_INVOKE,
+                    "Parameters": {"FunctionName": function, "Payload.$": "$.input"},
+                    "ResultSelector": {"result.$": "$.Payload", "retries.$": "$$.State.RetryCount"},
+                    "ResultPath": "$.output",
+                    "Retry": [dict(LAMBDA_SERVICE_RETRY)],
+                }
+                self.user_options(invoke, task, i)
+                states[f"invoke#{i}"] = invoke
+                chain.append(f"invoke#{i}")
+                done = self.runner_call(
+                    "complete",
+                    task,
+                    **{"result.$": "$.output.result", "retries.$": "$.output.retries"},
+                    **notify,
+                )
+            done["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}]
+            states[f"done#{i}"] = done
+            chain.append(f"done#{i}")
+        for a, b in itertools.pairwise(chain):
+            states[a]["Next"] = b
+        return states, chain[0], chain[-1]
+
+    def emit(self, node: Plan) -> tuple[dict[str, Any], str, str]:
+        if isinstance(node, Leaf):
+            return self.leaf(node.task)
+        if isinstance(node, Series):
+            states: dict[str, Any] = {}
+            first = last = ""
+            for part in node.parts:
+                sub, start, end = self.emit(part)
+                states.update(sub)
+                if last:
+                    states[last]["Next"] = start
+                first = first or start
+                last = end
+            return states, first, last
+        members = node.parts if isinstance(node, Together) else tuple(Leaf(t) for t in node.tasks)
+        self.counter += 1
+        name = f"parallel#{self.counter}"
+        return (
+            {name: {"Type": "Parallel", "Branches": [self.branch(p) for p in members], "ResultPath": None}},
+            name,
+            name,
+        )
+
+    def branch(self, node: Plan) -> dict[str, Any]:
+        states, start, last = self.emit(node)
+        states[last]["End"] = True
+        return {"StartAt": start, "States": states}
+
+
+def _collect_gates(node: Plan, tasks: Sequence[TaskDef], emitter: _Emitter) -> None:
+    if isinstance(node, Gated):
+        members = set(node.tasks)
+        index = {t.name: i for i, t in enumerate(tasks)}
+        for i in node.tasks:
+            inside = {index[d] for d in tasks[i].depends_on} & members
+            if inside:
+                emitter.gates[i] = inside
+                for d in sorted(inside):
+                    emitter.notify.setdefault(d, []).append(tasks[i].name)
+    elif isinstance(node, Series | Together):
+        for part in node.parts:
+            _collect_gates(part, tasks, emitter)
+
+
+@cache
+def _skeleton() -> str:
+    return (resources.files("orchestration_core") / "statemachines" / "execution.asl.json").read_text()
+
+
+def _fill(value: Any, graph: dict[str, Any], runner: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, graph, runner) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, graph, runner) for v in value]
+    if value == "${Graph}":
+        return graph
+    if value == "${LambdaServiceRetry}":
+        return dict(LAMBDA_SERVICE_RETRY)
+    if value == "${TaskRunnerArn}":
+        return runner
+    return value
+
+
+def compile_definition(
+    tasks: Sequence[TaskDef], runner_arn: str, functions: Mapping[str, str]
+) -> dict[str, Any]:
+    """The full state machine definition for a workflow version.
+
+    ``functions`` maps each custom task type to its Lambda function (name or ARN); callers
+    check registration first (unregistered types are a 422, not a compile error).
+    """
+    emitter = _Emitter(tasks, runner_arn, functions)
+    tree = plan(tasks)
+    _collect_gates(tree, tasks, emitter)
+    graph = emitter.branch(tree)
+    definition: dict[str, Any] = _fill(json.loads(_skeleton()), graph, runner_arn)
+    return definition
+
+
+def state_machine_name(definition: Mapping[str, Any]) -> str:
+    """Content-addressed: an unchanged definition reuses its state machine, a change makes a new one."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return STATE_MACHINE_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()[:40]

@@ -1,0 +1,99 @@
+"""Step Functions, behind one small class that takes its client as an argument."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from orchestration_core.compiler import state_machine_name
+from orchestration_core.errors import Throttled, Unavailable
+
+_THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+
+
+class ExecutionMissing(Exception):
+    """Step Functions has no execution by that ARN."""
+
+
+class Engine:
+    def __init__(self, sfn: Any, role_arn: str) -> None:
+        self.sfn = sfn
+        self.role_arn = role_arn
+        self._known: dict[str, str] = {}  # state machine name -> ARN (per process)
+        self._lock = threading.Lock()
+
+    def ensure_state_machine(self, definition: dict[str, Any]) -> str:
+        """The ARN of the state machine for ``definition``, created on first use.
+
+        Names are content hashes, so an unchanged definition always maps to the same machine
+        and no execution ever changes a machine another execution is running on.
+        """
+        name = state_machine_name(definition)
+        if name in self._known:
+            return self._known[name]
+        try:
+            arn = self.sfn.create_state_machine(
+                name=name, definition=json.dumps(definition), roleArn=self.role_arn, type="STANDARD"
+            )["stateMachineArn"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "StateMachineAlreadyExists":
+                raise _problem(err) from err
+            # Same name, same definition: only the role can differ (e.g. a redeployed stack).
+            arn = self._arn_for(name)
+            self.sfn.update_state_machine(stateMachineArn=arn, roleArn=self.role_arn)
+        with self._lock:
+            self._known[name] = arn
+        return arn
+
+    def _arn_for(self, name: str) -> str:
+        _, partition, _, _, account, _ = self.role_arn.split(":", 5)
+        region = self.sfn.meta.region_name
+        return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
+
+    def start(self, state_machine_arn: str, execution_id: str, payload: dict[str, Any]) -> None:
+        """Start once: the execution name is the execution id, so a repeated start is a no-op."""
+        try:
+            self.sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=execution_id, input=json.dumps(payload)
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return
+            raise _problem(err) from err
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            return result
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                raise ExecutionMissing(execution_arn) from None
+            raise _problem(err) from err
+
+    def stop(self, execution_arn: str) -> None:
+        try:
+            self.sfn.stop_execution(
+                executionArn=execution_arn, error="Cancelled", cause="Cancelled through the API"
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                raise ExecutionMissing(execution_arn) from None
+            raise _problem(err) from err
+
+    def release(self, token: str) -> None:
+        """Let a gated task start (its dependencies completed). A spent token is fine."""
+        try:
+            self.sfn.send_task_success(taskToken=token, output="{}")
+        except ClientError as err:
+            if err.response["Error"]["Code"] not in {"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"}:
+                raise
+
+
+def _problem(err: ClientError) -> Exception:
+    code = err.response["Error"]["Code"]
+    if code in _THROTTLING:
+        return Throttled("Step Functions is throttling requests; retry shortly.")
+    return Unavailable(f"Step Functions refused the request ({code}); retry shortly.")

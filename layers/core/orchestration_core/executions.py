@@ -1,0 +1,206 @@
+"""Execution use cases: start (execute), read with reconciliation, list, cancel."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from orchestration_core import clock
+from orchestration_core.compiler import BUILTIN_TYPES, compile_definition
+from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskStatus, Workflow, WorkflowStatus
+from orchestration_core.engine import Engine, ExecutionMissing
+from orchestration_core.errors import Conflict, FieldError, NotFound, ProblemError, Unprocessable
+from orchestration_core.ids import new_id
+from orchestration_core.pagination import resolve_position
+from orchestration_core.store.executions import ExecutionStore
+from orchestration_core.store.table import ConditionFailed
+from orchestration_core.store.workflows import WorkflowStore
+from orchestration_core.tasktypes import TaskTypeRegistry
+
+# A record whose state machine never started (a crash between write and start) is declared
+# lost after this long; until then a start may still be on its way.
+START_GRACE_SECONDS = 60
+
+
+@dataclass
+class Services:
+    workflows: WorkflowStore
+    executions: ExecutionStore
+    registry: TaskTypeRegistry
+    engine: Engine
+    runner_arn: str
+
+
+def not_found(execution_id: str) -> NotFound:
+    return NotFound(f"Execution '{execution_id}' does not exist.")
+
+
+def start_execution(
+    svc: Services,
+    tenant_id: str,
+    workflow_id: str,
+    parameters: dict[str, Any],
+    idempotency_key: str | None = None,
+    execution_id: str | None = None,
+    trigger: dict[str, Any] | None = None,
+) -> Execution:
+    """Record and start an execution of the workflow's current version.
+
+    Exactly once: with an ``idempotency_key`` (24 h) or a caller-chosen ``execution_id`` (the
+    scheduler derives one from schedule and time), a repeat returns the first execution. The
+    Step Functions execution is named by the execution id, so starting twice starts nothing.
+    """
+    if idempotency_key is not None:
+        seen = svc.executions.idempotent_match(tenant_id, idempotency_key)
+        if seen is not None:
+            return _replay(svc, tenant_id, workflow_id, seen)
+    wf = svc.workflows.get(tenant_id, workflow_id)
+    if wf is None:
+        raise NotFound(f"Workflow '{workflow_id}' does not exist.")
+    if wf.status == WorkflowStatus.INACTIVE:
+        raise Conflict("The workflow is inactive; set its status to draft or active to run it.")
+    functions = _custom_functions(svc, wf)
+    definition = compile_definition(wf.tasks, svc.runner_arn, functions)
+    machine = svc.engine.ensure_state_machine(definition)
+    ex = Execution(
+        id=execution_id or new_id("ex"),
+        tenant_id=tenant_id,
+        workflow_id=wf.id,
+        workflow_version=wf.version,
+        status=ExecutionStatus.PENDING,
+        tasks=wf.tasks,
+        parameters=parameters,
+        started_at=clock.now_iso(),
+        state_machine_arn=machine,
+        trigger=trigger,
+    )
+    try:
+        svc.executions.create(ex, idempotency_key)
+    except ConditionFailed as lost:
+        if idempotency_key is not None and lost.index == 0:
+            seen = svc.executions.idempotent_match(tenant_id, idempotency_key)
+            if seen is not None:
+                return _replay(svc, tenant_id, workflow_id, seen)
+        existing = svc.executions.get(tenant_id, ex.id, with_runs=False)
+        if existing is None:
+            raise
+        _ensure_started(svc, existing)
+        return existing
+    try:
+        svc.engine.start(machine, ex.id, {"executionId": ex.id, "tenantId": tenant_id})
+    except ProblemError:
+        svc.executions.delete(ex, idempotency_key)  # nothing started: leave no orphan behind
+        raise
+    return ex
+
+
+def _replay(svc: Services, tenant_id: str, workflow_id: str, seen: dict[str, Any]) -> Execution:
+    if seen["workflowId"] != workflow_id:
+        raise Conflict("This Idempotency-Key was already used to execute another workflow.")
+    existing = svc.executions.get(tenant_id, seen["executionId"], with_runs=False)
+    if existing is None:
+        raise Conflict("This Idempotency-Key belongs to an execution that no longer exists.")
+    _ensure_started(svc, existing)
+    return existing
+
+
+def _ensure_started(svc: Services, ex: Execution) -> None:
+    """A replayed request restarts what a crash may have left unstarted (a no-op otherwise)."""
+    if ex.status == ExecutionStatus.PENDING:
+        svc.engine.start(ex.state_machine_arn, ex.id, {"executionId": ex.id, "tenantId": ex.tenant_id})
+
+
+def _custom_functions(svc: Services, wf: Workflow) -> dict[str, str]:
+    custom = {t.type for t in wf.tasks} - BUILTIN_TYPES
+    found = svc.registry.resolve(wf.tenant_id, custom)
+    missing = sorted(custom - set(found))
+    if missing:
+        errors = [
+            FieldError(f"tasks[{i}].type", f"task type '{t.type}' is not registered")
+            for i, t in enumerate(wf.tasks)
+            if t.type in missing
+        ]
+        raise Unprocessable(
+            "The workflow uses task types that are not registered: "
+            + ", ".join(missing)
+            + ". Nothing was started.",
+            errors,
+        )
+    return found
+
+
+def get_execution(svc: Services, tenant_id: str, execution_id: str) -> Execution:
+    ex = svc.executions.get(tenant_id, execution_id)
+    if ex is None:
+        raise not_found(execution_id)
+    if not ex.status.terminal:
+        ex = reconcile(svc, ex)
+    return ex
+
+
+def reconcile(svc: Services, ex: Execution) -> Execution:
+    """Never report ``running`` for a machine that has ended: if it ended without writing the
+    record (aborted, timed out, crashed), write what Step Functions says."""
+    try:
+        described = svc.engine.describe(ex.sfn_execution_arn)
+    except ExecutionMissing:
+        started = clock.parse_iso(ex.started_at)
+        if (clock.now() - started).total_seconds() < START_GRACE_SECONDS:
+            return ex
+        described = {"status": "LOST"}
+    outcome = {
+        "SUCCEEDED": (ExecutionStatus.COMPLETED, None),
+        "FAILED": (ExecutionStatus.FAILED, "failed"),
+        "TIMED_OUT": (ExecutionStatus.FAILED, "timed out"),
+        "ABORTED": (ExecutionStatus.CANCELLED, None),
+        "LOST": (ExecutionStatus.FAILED, "lost"),
+    }.get(str(described.get("status")))
+    if outcome is None:
+        return ex
+    status, how = outcome
+    error = None
+    if how is not None:
+        error = {
+            "task": None,
+            "error": described.get("error") or ("ExecutionLost" if how == "lost" else "States.Timeout"),
+            "cause": described.get("cause") or f"the state machine {how} before recording a result",
+        }
+    stopped = described.get("stopDate")
+    completed_at = clock.iso(stopped) if stopped is not None else clock.now_iso()
+    svc.executions.transition(ex, status, completed_at, error)
+    fresh = svc.executions.get(ex.tenant_id, ex.id)
+    return fresh or ex
+
+
+def list_executions(
+    svc: Services,
+    tenant_id: str,
+    workflow_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    next_token: str | None,
+) -> Page[Execution]:
+    return svc.executions.page(tenant_id, workflow_id, status, limit, resolve_position(offset, next_token))
+
+
+def cancel_execution(svc: Services, tenant_id: str, execution_id: str) -> Execution:
+    ex = get_execution(svc, tenant_id, execution_id)
+    while not ex.status.terminal:
+        # Not started yet (ExecutionMissing): the runner's start step sees the cancellation.
+        with suppress(ExecutionMissing):
+            svc.engine.stop(ex.sfn_execution_arn)
+        if svc.executions.transition(ex, ExecutionStatus.CANCELLED, clock.now_iso(), None):
+            return get_execution(svc, tenant_id, execution_id)
+        ex = get_execution(svc, tenant_id, execution_id)
+    raise Conflict(f"The execution already ended ({ex.status.value}).")
+
+
+def latest_task_status(svc: Services, wf: Workflow) -> Workflow:
+    """The workflow with each task's status in its most recent execution."""
+    latest = svc.executions.latest_for_workflow(wf.tenant_id, wf.id)
+    if latest is None:
+        return wf
+    statuses: dict[str, TaskStatus] = {run.name: run.status for run in latest.task_runs()}
+    return wf.with_changes(last_task_status=statuses)

@@ -1,0 +1,223 @@
+"""The task runner: what each compiled state asks of it, as the state machine runs.
+
+Actions (``action`` in the payload):
+- ``start`` / ``finish``: the execution record enters ``running`` / ends (completed or failed).
+- ``run``: a built-in task executed here (noop, http, transform, fail), start to end.
+- ``prepare`` / ``complete``: around a native step (a Wait state, or a Lambda invoked by
+  Step Functions itself): mark running and hand out the input / store the result.
+- ``task_failed``: the task's retries are spent: record the failure.
+- ``await``: a gated task (non-series-parallel graphs) parks its task token until its last
+  dependency completes.
+
+Every write is conditional on the task's current status, so a retried or late invocation
+never overwrites a result or resurrects a task the execution already gave up on.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestration_core import clock
+from orchestration_core.domain import Execution, ExecutionStatus, TaskDef, TaskStatus
+from orchestration_core.engine import Engine
+from orchestration_core.store.executions import ExecutionStore
+from orchestration_core.tasktypes import MAX_RESULT_BYTES, TaskError, run_builtin, task_error
+
+_ACTIVE = {":pending": TaskStatus.PENDING.value, ":running": TaskStatus.RUNNING.value}
+_NOT_STARTED_OR_RUNNING = "attribute_not_exists(#status) OR #status IN (:pending, :running)"
+
+
+class RunnerEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["start", "run", "prepare", "complete", "task_failed", "await", "finish"]
+    executionId: str
+    tenantId: str
+    task: str | None = None
+    attempt: int = 0
+    retries: int | None = None
+    attempts: int | None = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    token: str | None = None
+    status: Literal["completed", "failed"] | None = None
+    notify: list[str] = []
+
+
+class ExecutionCancelled(Exception):
+    """The execution was cancelled before its state machine started: stop here."""
+
+
+class Runner:
+    def __init__(self, executions: ExecutionStore, engine: Engine) -> None:
+        self.executions = executions
+        self.engine = engine
+
+    def handle(self, event: RunnerEvent) -> dict[str, Any]:
+        ex = self.executions.get(event.tenantId, event.executionId, with_runs=False)
+        if ex is None:
+            raise ExecutionCancelled(f"execution {event.executionId} has no record")
+        out: dict[str, Any] = {"executionId": ex.id, "tenantId": ex.tenant_id}
+        action = event.action
+        if action == "start":
+            self._start(ex)
+        elif action == "finish":
+            self._finish(ex, event)
+        else:
+            task = next(t for t in ex.tasks if t.name == event.task)
+            if action == "await":
+                self._await(ex, task, event.token or "")
+            elif action == "task_failed":
+                self._failed(ex, task, event)
+            elif action == "prepare":
+                self._mark_running(ex, task, 0)
+                if task.type != "wait":
+                    out["input"] = self._input(ex, task)
+            elif action == "complete":
+                result = (
+                    {"waitedSeconds": task.config.get("seconds")} if task.type == "wait" else event.result
+                )
+                self._complete(ex, task, result, (event.retries or 0) + 1, event.notify)
+            else:  # run
+                self._run(ex, task, event)
+        return out
+
+    # -- execution ---------------------------------------------------------------------------------
+    def _start(self, ex: Execution) -> None:
+        if ex.status == ExecutionStatus.CANCELLED:
+            raise ExecutionCancelled(f"execution {ex.id} was cancelled before it started")
+        if ex.status == ExecutionStatus.PENDING:
+            self.executions.transition(ex, ExecutionStatus.RUNNING, None, None)
+
+    def _finish(self, ex: Execution, event: RunnerEvent) -> None:
+        while not ex.status.terminal:
+            if event.status == "completed":
+                ok = self.executions.transition(ex, ExecutionStatus.COMPLETED, clock.now_iso(), None)
+            else:
+                ok = self.executions.transition(
+                    ex, ExecutionStatus.FAILED, clock.now_iso(), self._error_of(ex, event)
+                )
+            if ok:
+                return
+            fresh = self.executions.get(ex.tenant_id, ex.id, with_runs=False)
+            if fresh is None:
+                return
+            ex = fresh
+
+    def _error_of(self, ex: Execution, event: RunnerEvent) -> dict[str, Any]:
+        caught = event.error or {}
+        name, cause = caught.get("Error"), caught.get("Cause")
+        if name == "TaskFailed" and cause in {t.name for t in ex.tasks}:
+            run = self.executions.runs(ex.tenant_id, ex.id, [cause]).get(cause)
+            detail = (run.error if run else None) or {}
+            return {"task": cause, "error": detail.get("error", "TaskFailed"), "cause": detail.get("cause")}
+        return {"task": None, "error": name or "States.Runtime", "cause": cause}
+
+    # -- tasks -----------------------------------------------------------------------------------
+    def _input(self, ex: Execution, task: TaskDef) -> dict[str, Any]:
+        deps = list(task.depends_on)
+        runs = self.executions.runs(ex.tenant_id, ex.id, deps) if deps else {}
+        return {
+            "parameters": ex.parameters,
+            "inputs": {d: runs[d].result if d in runs else None for d in deps},
+            "config": task.config,
+        }
+
+    def _mark_running(self, ex: Execution, task: TaskDef, attempt: int) -> bool:
+        """False when the task already ended (a retried invocation after a recorded outcome)."""
+        return self.executions.update_run(
+            ex.tenant_id,
+            ex.id,
+            task.name,
+            {"status": TaskStatus.RUNNING.value, "attempts": attempt + 1},
+            _NOT_STARTED_OR_RUNNING,
+            _ACTIVE,
+            if_not_exists={"startedAt": clock.now_iso()},
+        )
+
+    def _run(self, ex: Execution, task: TaskDef, event: RunnerEvent) -> None:
+        if not self._mark_running(ex, task, event.attempt):
+            return
+        try:
+            result = run_builtin(task.type, task.config, self._input(ex, task))
+        except TaskError as err:
+            self.executions.update_run(
+                ex.tenant_id,
+                ex.id,
+                task.name,
+                {"error": json.dumps({"error": err.error, "cause": err.cause})},
+                "#status = :running",
+                {":running": TaskStatus.RUNNING.value},
+            )
+            raise
+        self._complete(ex, task, result, event.attempt + 1, event.notify)
+
+    def _complete(self, ex: Execution, task: TaskDef, result: Any, attempts: int, notify: list[str]) -> None:
+        encoded = json.dumps(result, separators=(",", ":"), default=str)
+        if len(encoded.encode()) > MAX_RESULT_BYTES:
+            raise task_error("ResultTooLarge", f"the task's result is larger than {MAX_RESULT_BYTES} bytes")
+        self.executions.update_run(
+            ex.tenant_id,
+            ex.id,
+            task.name,
+            {
+                "status": TaskStatus.COMPLETED.value,
+                "completedAt": clock.now_iso(),
+                "result": encoded,
+                "attempts": attempts,
+            },
+            "#status = :running",
+            {":running": TaskStatus.RUNNING.value},
+            remove=["error"],
+        )
+        for name in notify:
+            self._release_if_ready(ex, name)
+
+    def _failed(self, ex: Execution, task: TaskDef, event: RunnerEvent) -> None:
+        caught = event.error or {}
+        name, cause = str(caught.get("Error") or "TaskFailed"), caught.get("Cause")
+        with suppress(ValueError, TypeError, KeyError):  # a Lambda error's cause is Lambda's JSON
+            cause = json.loads(cause)["errorMessage"] if cause else cause
+        runs = self.executions.runs(ex.tenant_id, ex.id, [task.name])
+        recorded = runs.get(task.name)
+        attempts = max(event.attempts or 1, recorded.attempts if recorded else 0)
+        self.executions.update_run(
+            ex.tenant_id,
+            ex.id,
+            task.name,
+            {
+                "status": TaskStatus.FAILED.value,
+                "completedAt": clock.now_iso(),
+                "attempts": attempts,
+                "error": json.dumps({"error": name, "cause": cause}),
+            },
+            _NOT_STARTED_OR_RUNNING,
+            _ACTIVE,
+            if_not_exists={"startedAt": clock.now_iso()},
+        )
+
+    def _await(self, ex: Execution, task: TaskDef, token: str) -> None:
+        # Park the token first, then look: whichever of this and the last dependency's
+        # completion comes second sees the other's write and releases the task.
+        self.executions.update_run(
+            ex.tenant_id,
+            ex.id,
+            task.name,
+            {"status": TaskStatus.PENDING.value, "waitToken": token},
+            "attribute_not_exists(#status) OR #status = :pending",
+            {":pending": TaskStatus.PENDING.value},
+        )
+        self._release_if_ready(ex, task.name)
+
+    def _release_if_ready(self, ex: Execution, name: str) -> None:
+        task = next(t for t in ex.tasks if t.name == name)
+        runs = self.executions.runs(ex.tenant_id, ex.id, [name, *task.depends_on])
+        gated = runs.get(name)
+        if gated is None or not gated.wait_token:
+            return
+        if all(d in runs and runs[d].status == TaskStatus.COMPLETED for d in task.depends_on):
+            self.engine.release(gated.wait_token)

@@ -1,0 +1,292 @@
+"""Execution items and their task items (one item collection per execution).
+
+- Execution: ``PK = T#<tenant>#EX#<id>``, ``SK = EX``; member of four list partitions
+  (tenant, tenant+status, workflow, workflow+status), so every filter of GET /executions is
+  one Query and every ``total`` one counter read.
+- Task run: same PK, ``SK = TASK#<name>``; written by the task runner as the machine runs.
+- Idempotency record: ``PK = T#<tenant>#IDEM#<sha256(key)>``, expires after 24 h (TTL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskDef, TaskRun, TaskStatus
+from orchestration_core.pagination import Cursor, encode_cursor
+from orchestration_core.store.table import ConditionFailed, Table, deserialize, index_attributes, serialize
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+def pk(tenant_id: str, execution_id: str) -> str:
+    return f"T#{tenant_id}#EX#{execution_id}"
+
+
+def memberships(tenant_id: str, workflow_id: str, status: ExecutionStatus | str) -> dict[int, str]:
+    return {
+        1: f"T#{tenant_id}#EX",
+        2: f"T#{tenant_id}#EX#S#{status}",
+        3: f"T#{tenant_id}#WF#{workflow_id}#EX",
+        4: f"T#{tenant_id}#WF#{workflow_id}#EX#S#{status}",
+    }
+
+
+def list_partition(tenant_id: str, workflow_id: str | None, status: str | None) -> tuple[int, str]:
+    index = {(False, False): 1, (False, True): 2, (True, False): 3, (True, True): 4}[
+        (bool(workflow_id), bool(status))
+    ]
+    return index, memberships(tenant_id, workflow_id or "", status or "")[index]
+
+
+def to_item(ex: Execution) -> dict[str, Any]:
+    return {
+        "PK": pk(ex.tenant_id, ex.id),
+        "SK": "EX",
+        "entity": "execution",
+        "id": ex.id,
+        "tenantId": ex.tenant_id,
+        "workflowId": ex.workflow_id,
+        "workflowVersion": ex.workflow_version,
+        "status": ex.status.value,
+        "tasks": json.dumps(
+            [
+                {"name": t.name, "type": t.type, "config": t.config, "dependsOn": list(t.depends_on)}
+                for t in ex.tasks
+            ],
+            separators=(",", ":"),
+        ),
+        "parameters": json.dumps(ex.parameters, separators=(",", ":")),
+        "startedAt": ex.started_at,
+        "completedAt": ex.completed_at,
+        "error": json.dumps(ex.error) if ex.error else None,
+        "trigger": json.dumps(ex.trigger) if ex.trigger else None,
+        "stateMachineArn": ex.state_machine_arn,
+        **index_attributes(memberships(ex.tenant_id, ex.workflow_id, ex.status), ex.id),
+    }
+
+
+def from_item(item: dict[str, Any], runs: dict[str, TaskRun] | None = None) -> Execution:
+    return Execution(
+        id=item["id"],
+        tenant_id=item["tenantId"],
+        workflow_id=item["workflowId"],
+        workflow_version=int(item["workflowVersion"]),
+        status=ExecutionStatus(item["status"]),
+        tasks=tuple(
+            TaskDef(name=t["name"], type=t["type"], config=t["config"], depends_on=tuple(t["dependsOn"]))
+            for t in json.loads(item["tasks"])
+        ),
+        parameters=json.loads(item["parameters"]),
+        started_at=item["startedAt"],
+        state_machine_arn=item["stateMachineArn"],
+        completed_at=item.get("completedAt"),
+        error=json.loads(item["error"]) if item.get("error") else None,
+        trigger=json.loads(item["trigger"]) if item.get("trigger") else None,
+        runs=runs or {},
+    )
+
+
+def run_from_item(item: dict[str, Any]) -> TaskRun:
+    return TaskRun(
+        name=item["name"],
+        status=TaskStatus(item["status"]),
+        started_at=item.get("startedAt"),
+        completed_at=item.get("completedAt"),
+        attempts=int(item.get("attempts", 0)),
+        result=json.loads(item["result"]) if "result" in item else None,
+        error=json.loads(item["error"]) if item.get("error") else None,
+        wait_token=item.get("waitToken"),
+    )
+
+
+class ExecutionStore:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # -- executions ----------------------------------------------------------------------------
+    def create(self, ex: Execution, idempotency_key: str | None = None) -> None:
+        """Create the record (and claim the idempotency key) atomically. ConditionFailed index 0
+        means the key was taken; index 1 means an execution with this id exists."""
+        ops = []
+        if idempotency_key is not None:
+            now = int(time.time())
+            ops.append(
+                self.table.put_op(
+                    {
+                        "PK": idempotency_pk(ex.tenant_id, idempotency_key),
+                        "SK": "IDEM",
+                        "entity": "idempotency",
+                        "executionId": ex.id,
+                        "workflowId": ex.workflow_id,
+                        "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
+                    },
+                    "attribute_not_exists(PK) OR expiresAt < :now",
+                    {":now": now},
+                )
+            )
+        ops.append(self.table.put_op(to_item(ex), "attribute_not_exists(PK)"))
+        ops += self.table.counter_ops({}, memberships(ex.tenant_id, ex.workflow_id, ex.status))
+        self.table.transact(ops)
+
+    def idempotent_match(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        item = self.table.get(idempotency_pk(tenant_id, key), "IDEM")
+        if item is None or int(item["expiresAt"]) < time.time():
+            return None
+        return item
+
+    def delete(self, ex: Execution, idempotency_key: str | None = None) -> None:
+        ops = [
+            self.table.delete_op(
+                pk(ex.tenant_id, ex.id), "EX", "#s = :s", {":s": ex.status.value}, {"#s": "status"}
+            )
+        ]
+        if idempotency_key is not None:
+            ops.append(self.table.delete_op(idempotency_pk(ex.tenant_id, idempotency_key), "IDEM"))
+        ops += self.table.counter_ops(memberships(ex.tenant_id, ex.workflow_id, ex.status), {})
+        self.table.transact(ops)
+
+    def get(self, tenant_id: str, execution_id: str, with_runs: bool = True) -> Execution | None:
+        if not with_runs:
+            item = self.table.get(pk(tenant_id, execution_id), "EX")
+            return from_item(item) if item else None
+        items = self._collection(pk(tenant_id, execution_id))
+        head = next((i for i in items if i["SK"] == "EX"), None)
+        if head is None:
+            return None
+        runs = {i["name"]: run_from_item(i) for i in items if i["SK"].startswith("TASK#")}
+        return from_item(head, runs)
+
+    def transition(
+        self, ex: Execution, status: ExecutionStatus, completed_at: str | None, error: dict[str, Any] | None
+    ) -> bool:
+        """Move to ``status`` if the record is still at ``ex.status`` (False if it moved on)."""
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":old": ex.status.value, ":new": status.value}
+        sets = ["#s = :new"]
+        for n, (attr, val) in enumerate(
+            [("completedAt", completed_at), ("error", json.dumps(error) if error else None)]
+        ):
+            if val is not None:
+                sets.append(f"{attr} = :v{n}")
+                values[f":v{n}"] = val
+        new_members = memberships(ex.tenant_id, ex.workflow_id, status)
+        for idx in (2, 4):
+            sets.append(f"GSI{idx}PK = :g{idx}")
+            values[f":g{idx}"] = new_members[idx]
+        try:
+            self.table.transact(
+                [
+                    self.table.update_op(
+                        pk(ex.tenant_id, ex.id), "EX", "SET " + ", ".join(sets), values, names, "#s = :old"
+                    ),
+                    *self.table.counter_ops(
+                        memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members
+                    ),
+                ]
+            )
+            return True
+        except ConditionFailed:
+            return False
+
+    def page(
+        self, tenant_id: str, workflow_id: str | None, status: str | None, limit: int, position: Cursor | int
+    ) -> Page[Execution]:
+        index, partition = list_partition(tenant_id, workflow_id, status)
+        items, first = self.table.page(
+            index, partition, limit, position, lambda eid: {"PK": pk(tenant_id, eid), "SK": "EX"}
+        )
+        executions = [from_item(i) for i in items]
+        total = self.table.count(partition)
+        more = first + len(executions) < total and len(executions) == limit
+        token = (
+            encode_cursor(Cursor(first + len(executions), executions[-1].id)) if more and executions else None
+        )
+        return Page(items=executions, total=total, limit=limit, offset=first, next_token=token)
+
+    def latest_for_workflow(self, tenant_id: str, workflow_id: str) -> Execution | None:
+        index, partition = list_partition(tenant_id, workflow_id, None)
+        items, _ = self.table.page(index, partition, 1, 0, lambda _e: {})
+        return self.get(tenant_id, items[0]["id"]) if items else None
+
+    # -- task runs -------------------------------------------------------------------------------
+    def runs(self, tenant_id: str, execution_id: str, names: list[str]) -> dict[str, TaskRun]:
+        keys = [{"PK": pk(tenant_id, execution_id), "SK": f"TASK#{n}"} for n in names]
+        found: dict[str, TaskRun] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table.name: {
+                    "Keys": [serialize(k) for k in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                resp = self.table._call(self.table.client.batch_get_item, RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self.table.name, []):
+                    run = run_from_item(deserialize(raw))
+                    found[run.name] = run
+                request = resp.get("UnprocessedKeys") or {}
+        return found
+
+    def update_run(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        name: str,
+        sets: dict[str, Any],
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+        if_not_exists: dict[str, Any] | None = None,
+        remove: list[str] | None = None,
+    ) -> bool:
+        """Update a task run item; False when ``condition`` does not hold."""
+        names = {"#name": "name"}
+        values: dict[str, Any] = {":name": name, **(condition_values or {})}
+        parts = ["#name = :name"]
+        for n, (attr, value) in enumerate(sets.items()):
+            names[f"#a{n}"] = attr
+            values[f":a{n}"] = value
+            parts.append(f"#a{n} = :a{n}")
+        for n, (attr, value) in enumerate((if_not_exists or {}).items()):
+            names[f"#i{n}"] = attr
+            values[f":i{n}"] = value
+            parts.append(f"#i{n} = if_not_exists(#i{n}, :i{n})")
+        expression = "SET " + ", ".join(parts)
+        if remove:
+            for n, attr in enumerate(remove):
+                names[f"#r{n}"] = attr
+            expression += " REMOVE " + ", ".join(f"#r{n}" for n in range(len(remove)))
+        if condition:
+            names["#status"] = "status"
+        try:
+            self.table.transact(
+                [
+                    self.table.update_op(
+                        pk(tenant_id, execution_id), f"TASK#{name}", expression, values, names, condition
+                    )
+                ]
+            )
+            return True
+        except ConditionFailed:
+            return False
+
+    def _collection(self, partition_key: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": serialize({":pk": partition_key}),
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self.table._call(self.table.client.query, **kwargs)
+            items.extend(deserialize(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def idempotency_pk(tenant_id: str, key: str) -> str:
+    return f"T#{tenant_id}#IDEM#{hashlib.sha256(key.encode()).hexdigest()}"

@@ -1,0 +1,148 @@
+"""Task types: the built-ins the task runner executes, and the registry of custom types.
+
+A custom type maps a type name to a Lambda function, from (first) the tenant's registry
+(``PUT /task-types/{name}``) or (then) the deployment's ``TASK_TYPES`` setting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+
+from orchestration_core import clock
+from orchestration_core.compiler import BUILTIN_TYPES
+from orchestration_core.errors import NotFound
+from orchestration_core.store.table import Table
+
+MAX_RESULT_BYTES = 256 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class TaskError(Exception):
+    """A task failed. ``error`` is the name Step Functions sees (Retry/Catch match on it)."""
+
+    error = "TaskFailed"
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+def task_error(name: str, cause: str) -> TaskError:
+    """An exception whose class name is ``name``: Lambda reports the class name as the error."""
+    cls = type(name, (TaskError,), {"error": name})
+    return cls(cause)
+
+
+# -- built-in executors ----------------------------------------------------------------------------
+def run_builtin(task_type: str, config: Mapping[str, Any], task_input: dict[str, Any]) -> Any:
+    if task_type == "noop":
+        return task_input
+    if task_type == "transform":
+        try:
+            return jmespath.search(config["expression"], task_input)
+        except jmespath.exceptions.JMESPathError as err:
+            raise task_error("TransformError", str(err)) from None
+    if task_type == "fail":
+        raise task_error(
+            str(config.get("error") or "TaskFailed"), str(config.get("cause") or "failed by a fail task")
+        )
+    if task_type == "http":
+        return _http(config)
+    raise task_error("UnknownTaskType", f"the task runner does not execute '{task_type}' tasks")
+
+
+def _http(config: Mapping[str, Any]) -> dict[str, Any]:
+    body = config.get("body")
+    data = None
+    headers = dict(config.get("headers") or {})
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if not isinstance(body, str):
+            headers.setdefault("Content-Type", "application/json")
+    request = urllib.request.Request(  # noqa: S310 - scheme checked at validation (http/https)
+        config["url"], data=data, headers=headers, method=str(config.get("method", "GET")).upper()
+    )
+    timeout = float(config.get("timeoutSeconds", 30))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+            status, raw, resp_headers = resp.status, resp.read(MAX_RESULT_BYTES + 1), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        detail = err.read(2048).decode(errors="replace")
+        raise task_error("HttpError", f"{err.code} {err.reason}: {detail}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        raise task_error("HttpError", f"request failed: {err}") from None
+    if len(raw) > MAX_RESULT_BYTES:
+        raise task_error("ResultTooLarge", f"the response body is larger than {MAX_RESULT_BYTES} bytes")
+    text = raw.decode(errors="replace")
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    return {"status": status, "headers": resp_headers, "body": parsed}
+
+
+# -- registry --------------------------------------------------------------------------------------
+class TaskTypeRegistry:
+    def __init__(self, table: Table, deployment_types: Mapping[str, str]) -> None:
+        self.table = table
+        self.deployment_types = dict(deployment_types)
+
+    def resolve(self, tenant_id: str, names: set[str]) -> dict[str, str]:
+        """Function for each custom type name that is registered (missing ones are absent)."""
+        found: dict[str, str] = {}
+        for name in sorted(names - BUILTIN_TYPES):
+            item = self.table.get(_pk(tenant_id, name), "TT")
+            if item:
+                found[name] = item["functionArn"]
+            elif name in self.deployment_types:
+                found[name] = self.deployment_types[name]
+        return found
+
+    def put(self, tenant_id: str, name: str, function_arn: str, description: str) -> dict[str, Any]:
+        existing = self.table.get(_pk(tenant_id, name), "TT")
+        now = clock.now_iso()
+        item = {
+            "PK": _pk(tenant_id, name),
+            "SK": "TT",
+            "entity": "tasktype",
+            "name": name,
+            "functionArn": function_arn,
+            "description": description,
+            "createdAt": existing["createdAt"] if existing else now,
+            "updatedAt": now,
+        }
+        self.table.transact([self.table.put_op(item)])
+        return item
+
+    def get(self, tenant_id: str, name: str) -> dict[str, Any]:
+        item = self.table.get(_pk(tenant_id, name), "TT")
+        if item is None:
+            if name in self.deployment_types:
+                return {
+                    "name": name,
+                    "functionArn": self.deployment_types[name],
+                    "description": "",
+                    "source": "deployment",
+                }
+            raise NotFound(f"Task type '{name}' is not registered.")
+        return item
+
+    def delete(self, tenant_id: str, name: str) -> None:
+        self.get(tenant_id, name)
+        self.table.transact([self.table.delete_op(_pk(tenant_id, name), "TT")])
+
+
+def _pk(tenant_id: str, name: str) -> str:
+    return f"T#{tenant_id}#TT#{name}"
+
+
+def valid_type_name(name: str) -> bool:
+    return bool(_NAME.match(name))
