@@ -8,6 +8,7 @@ anything unexpected becomes an opaque 500 (logged with its stack, never echoed).
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from orchestration_core.config import get_settings
-from orchestration_core.errors import FieldError, PayloadTooLarge, ProblemError, Unauthorized
+from orchestration_core.errors import (
+    FieldError,
+    PayloadTooLarge,
+    ProblemError,
+    Unauthorized,
+    ValidationFailed,
+)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:orchestration:problem:"
@@ -77,9 +84,10 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 def validation_problem(errors: Sequence[Mapping[str, Any]]) -> ProblemError:
-    from orchestration_core.errors import ValidationFailed
-
-    fields = [FieldError(field_path(e.get("loc", ())), _message(e)) for e in errors]
+    fields = [
+        FieldError("body" if e.get("type") == "json_invalid" else field_path(e.get("loc", ())), _message(e))
+        for e in errors
+    ]
     if any(e.get("type") == "json_invalid" for e in errors):
         return ValidationFailed("The request body is not valid JSON.", fields)
     return ValidationFailed("The request is invalid; see errors.", fields)
@@ -95,9 +103,12 @@ class Resolver(APIGatewayRestResolver):
         self.exception_handler(Exception)(self._on_unexpected)
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        limit = get_settings().max_body_bytes
-        if _body_size(event) > limit:
-            err = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        """Check the body before Powertools sees it: size (413), then UTF-8 JSON that Python's
+        decoder can hold (400, never a 500 for NaN, deep nesting or 5,000-digit numbers). The
+        API speaks JSON only, so a body is read as JSON whatever Content-Type says."""
+        try:
+            event = _json_event(event, get_settings().max_body_bytes)
+        except ProblemError as err:
             builder = ResponseBuilder(problem_response(err), serializer=self._serializer)
             return builder.build(self._to_proxy_event(dict(event)))
         return super().resolve(event, context)
@@ -125,14 +136,32 @@ class Resolver(APIGatewayRestResolver):
         return self.current_event.headers.get(name)
 
 
-def _body_size(event: Mapping[str, Any]) -> int:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            return len(base64.b64decode(body))
-        except ValueError:
-            return len(body)
-    return len(body.encode()) if isinstance(body, str) else 0
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_event(event: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
+    body = event.get("body")
+    if body is None or body == "":
+        return event
+    raw: bytes = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    try:
+        text = raw.decode("utf-8")
+        json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = "is not UTF-8" if isinstance(err, UnicodeDecodeError) else "is not valid JSON"
+        raise ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)]) from None
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    return {
+        **event,
+        "body": text,
+        "isBase64Encoded": False,
+        "headers": {**headers, "Content-Type": "application/json"},
+        "multiValueHeaders": {**multi, "Content-Type": ["application/json"]},
+    }
 
 
 def api_handler(app: Resolver) -> Any:
