@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where stored data is kept between runs")
     dev.add_argument("--template", help="template.yaml to serve (default: this checkout's)")
     dev.add_argument("--quiet", action="store_true", help="no access log")
+    dev.add_argument(
+        "--tasks",
+        metavar="MODULE",
+        help="module name or .py path whose TASKS dict maps custom task types to callables",
+    )
     dev.set_defaults(func=_dev)
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -53,7 +58,10 @@ def _dev(args: argparse.Namespace) -> int:
     from orchestration_local.runtime import Runtime
     from orchestration_local.server import Server
 
-    runtime = Runtime(Path(args.data_dir).resolve(), Path(args.template) if args.template else None)
+    tasks = load_tasks(args.tasks) if args.tasks else None
+    runtime = Runtime(
+        Path(args.data_dir).resolve(), Path(args.template) if args.template else None, tasks=tasks
+    )
     api_key = runtime.ensure_dev_key(args.api_key)
     server = Server((args.host, args.port), runtime, quiet=args.quiet)
     stop = threading.Event()
@@ -68,6 +76,8 @@ def _dev(args: argparse.Namespace) -> int:
     print(f"Orchestration API (embedded runtime) at {server.url}", flush=True)
     print(f"API key (tenant 'default'): {api_key}", flush=True)
     print(f"Data directory: {runtime.data_dir}", flush=True)
+    if tasks:
+        print(f"Custom task types: {', '.join(sorted(tasks))}", flush=True)
     print(f'Try: curl -H "Authorization: Bearer {api_key}" {server.url}/workflows', flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
@@ -76,6 +86,26 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print("Stopped; data saved.", flush=True)
     return 0
+
+
+def load_tasks(spec: str) -> dict[str, Any]:
+    """``TASKS`` of a module given by import name or file path: {type name: callable(input) -> result}."""
+    import importlib
+    import importlib.util
+
+    if spec.endswith(".py") or os.sep in spec:
+        path = Path(spec).resolve()
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:
+            raise SystemExit(f"cannot load tasks from {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(spec)
+    tasks = getattr(module, "TASKS", None)
+    if not isinstance(tasks, dict) or not all(callable(f) for f in tasks.values()):
+        raise SystemExit(f"{spec} must define TASKS = {{'type-name': callable, ...}}")
+    return tasks
 
 
 def _keys(args: argparse.Namespace) -> int:

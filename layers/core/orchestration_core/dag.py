@@ -44,6 +44,7 @@ def validate_tasks(tasks: Sequence[TaskDef]) -> None:
                 errors.append(FieldError(where, f"'{dep}' is listed twice"))
             seen.add(dep)
         errors.extend(_config_errors(i, task.config))
+        errors.extend(_builtin_errors(i, task))
     if not errors:
         cycle = find_cycle(tasks)
         if cycle:
@@ -138,4 +139,56 @@ def _config_errors(i: int, config: dict[str, Any]) -> list[FieldError]:
         rate = retry.get("backoffRate", 2.0)
         if not (_number(rate) and 1.0 <= rate <= 10.0):
             errors.append(FieldError(f"{base}.retry.backoffRate", "must be a number from 1.0 to 10.0"))
+    return errors
+
+
+_HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
+MAX_WAIT_SECONDS = 365 * 24 * 3600
+
+
+def _builtin_errors(i: int, task: TaskDef) -> list[FieldError]:
+    """Configuration a built-in task type needs, checked when the workflow is saved."""
+    import jmespath
+    import jmespath.exceptions
+
+    base, config, errors = f"tasks[{i}].config", task.config, []
+    if task.type == "wait":
+        seconds = config.get("seconds")
+        if not (
+            isinstance(seconds, int) and not isinstance(seconds, bool) and 0 <= seconds <= MAX_WAIT_SECONDS
+        ):
+            errors.append(
+                FieldError(f"{base}.seconds", f"a wait task needs whole seconds from 0 to {MAX_WAIT_SECONDS}")
+            )
+    elif task.type == "http":
+        url = config.get("url")
+        if not (isinstance(url, str) and url.startswith(("http://", "https://")) and len(url) <= 2048):
+            errors.append(FieldError(f"{base}.url", "an http task needs an http:// or https:// url"))
+        method = config.get("method", "GET")
+        if not (isinstance(method, str) and method.upper() in _HTTP_METHODS):
+            errors.append(FieldError(f"{base}.method", "must be one of " + ", ".join(sorted(_HTTP_METHODS))))
+        headers = config.get("headers", {})
+        if not (isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())):
+            errors.append(FieldError(f"{base}.headers", "must be an object of string values"))
+    elif task.type == "lambda":
+        name = config.get("functionName")
+        if not (isinstance(name, str) and 1 <= len(name) <= 170):
+            errors.append(FieldError(f"{base}.functionName", "a lambda task needs a function name or ARN"))
+    elif task.type == "transform":
+        expression = config.get("expression")
+        if not isinstance(expression, str) or not expression:
+            errors.append(FieldError(f"{base}.expression", "a transform task needs a JMESPath expression"))
+        else:
+            try:
+                jmespath.compile(expression)
+            except jmespath.exceptions.JMESPathError as err:
+                errors.append(FieldError(f"{base}.expression", f"invalid JMESPath: {err}"))
+    elif task.type == "fail":
+        for key in ("error", "cause"):
+            value = config.get(key)
+            if value is not None and not (isinstance(value, str) and len(value) <= 256):
+                errors.append(FieldError(f"{base}.{key}", "must be a string of at most 256 characters"))
+        error = config.get("error")
+        if isinstance(error, str) and error.startswith("States."):
+            errors.append(FieldError(f"{base}.error", "error names starting with 'States.' are reserved"))
     return errors

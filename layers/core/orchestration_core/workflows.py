@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 from orchestration_core import clock
 from orchestration_core.api_models import TaskIn, WorkflowCreate, WorkflowUpdate
 from orchestration_core.dag import validate_tasks
@@ -11,7 +14,12 @@ from orchestration_core.ids import new_id
 from orchestration_core.pagination import resolve_position
 from orchestration_core.store.workflows import ConditionFailed, WorkflowStore
 
-_UPDATE_RETRIES = 10
+_UPDATE_RETRIES = 12
+
+
+def _backoff(attempt: int) -> None:
+    """Jittered pause before re-reading after a lost conditional write (spreads racing writers)."""
+    time.sleep(random.uniform(0, min(0.2, 0.004 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
 def _task_defs(tasks: list[TaskIn]) -> tuple[TaskDef, ...]:
@@ -75,7 +83,9 @@ def update_workflow(
     """Apply the fields given. Without If-Match, a concurrent change is re-read and re-applied
     (no update is lost); with If-Match, any change since that ETag answers 412."""
     tasks = _task_defs(request.tasks) if request.tasks is not None else None
-    for _ in range(_UPDATE_RETRIES):
+    for attempt in range(_UPDATE_RETRIES):
+        if attempt:
+            _backoff(attempt)
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         changes: dict[str, object] = {"revision": current.revision + 1, "updated_at": clock.now_iso()}
@@ -102,7 +112,9 @@ def update_workflow(
 
 
 def delete_workflow(store: WorkflowStore, tenant_id: str, workflow_id: str, if_match: str | None) -> None:
-    for _ in range(_UPDATE_RETRIES):
+    for attempt in range(_UPDATE_RETRIES):
+        if attempt:
+            _backoff(attempt)
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         try:
