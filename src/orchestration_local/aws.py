@@ -15,6 +15,7 @@ working):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -166,6 +167,9 @@ def start_moto() -> Any:
     set_local_environment()
     install_hooks()
     install_lambda_hook()
+    # moto logs every failed state with a dump of the whole parsed machine; the execution
+    # record already says what failed.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     return mock

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +42,45 @@ class Api:
         return resp.status, out_headers, parsed
 
 
+_attempts: dict[str, int] = {}
+_attempts_lock = threading.Lock()
+
+
+def _sleep(task: dict[str, Any]) -> dict[str, Any]:
+    time.sleep(float(task["config"].get("seconds", 0)))
+    return {"slept": task["config"].get("seconds", 0), "inputs": task["inputs"]}
+
+
+def _flaky(task: dict[str, Any]) -> dict[str, Any]:
+    """Fails ``config.failures`` times per ``parameters.key``, then succeeds."""
+    key = str(task["parameters"]["key"])
+    with _attempts_lock:
+        _attempts[key] = _attempts.get(key, 0) + 1
+        attempt = _attempts[key]
+    if attempt <= int(task["config"]["failures"]):
+        raise FlakyError(f"attempt {attempt} failed")
+    return {"attempt": attempt}
+
+
+def _boom(task: dict[str, Any]) -> dict[str, Any]:
+    raise ValueError("boom: " + str(task["config"].get("message", "")))
+
+
+def _big(task: dict[str, Any]) -> dict[str, Any]:
+    return {"blob": "x" * int(task["config"]["bytes"])}
+
+
+class FlakyError(Exception):
+    pass
+
+
+# Custom task types the integration tests run (the embedded runtime's --tasks mechanism).
+TEST_TASKS = {"sleep": _sleep, "flaky": _flaky, "boom": _boom, "big": _big}
+
+
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    rt = Runtime(tmp_path_factory.mktemp("runtime"), persist=False)
+    rt = Runtime(tmp_path_factory.mktemp("runtime"), persist=False, tasks=TEST_TASKS)
     yield rt
     rt.close()
 
@@ -74,3 +112,28 @@ ETL = {
 }
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def wait_for(api: Api, execution_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll GET /executions/{id} until the execution ends (as a client would)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = api.call("GET", f"/executions/{execution_id}")
+        assert status == 200, body
+        if body["status"] in TERMINAL or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def run(
+    api: Api, tasks: list[dict[str, Any]], parameters: dict[str, Any] | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Create a workflow with ``tasks``, execute it and wait for the end."""
+    status, _, wf = api.call("POST", "/workflows", {"name": "t", "tasks": tasks})
+    assert status == 201, wf
+    status, _, started = api.call("POST", f"/workflows/{wf['id']}/execute", {"parameters": parameters or {}})
+    assert status == 202, started
+    return wait_for(api, started["executionId"], timeout)

@@ -170,7 +170,8 @@ class ExecutionStore:
             [("completedAt", completed_at), ("error", json.dumps(error) if error else None)]
         ):
             if val is not None:
-                sets.append(f"{attr} = :v{n}")
+                sets.append(f"#v{n} = :v{n}")
+                names[f"#v{n}"] = attr
                 values[f":v{n}"] = val
         new_members = memberships(ex.tenant_id, ex.workflow_id, status)
         for idx in (2, 4):
