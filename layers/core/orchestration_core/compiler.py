@@ -284,7 +284,7 @@ def _collect_gates(node: Plan, tasks: Sequence[TaskDef], emitter: _Emitter) -> N
     if isinstance(node, Gated):
         members = set(node.tasks)
         index = {t.name: i for i, t in enumerate(tasks)}
-        for i in node.tasks:
+        for i in sorted(node.tasks):
             inside = {index[d] for d in tasks[i].depends_on} & members
             if inside:
                 emitter.gates[i] = inside
