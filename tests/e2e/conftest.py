@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 CLI = Path(sys.executable).parent / "orchestration"
+ETL_TASKS = Path(__file__).resolve().parents[2] / "examples" / "etl_tasks.py"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 CLI_TIMEOUT = 30.0
@@ -159,7 +160,8 @@ def unique_tenant(prefix: str = "e2e") -> str:
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """One server per pytest process (per xdist worker): free port, own data directory."""
     workdir = tmp_path_factory.mktemp("dev-server")
-    server = start_dev_server(workdir, workdir / "data")
+    # As the README runs it: with the seed's ETL task types from examples/etl_tasks.py.
+    server = start_dev_server(workdir, workdir / "data", "--tasks", str(ETL_TASKS))
     try:
         yield server
     finally:

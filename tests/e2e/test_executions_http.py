@@ -1,0 +1,89 @@
+"""The README's ETL walkthrough over HTTP: execute the seed's workflow, watch it complete."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+SEED_WORKFLOW = {
+    "name": "Data Processing Pipeline",
+    "tasks": [
+        {"name": "extract", "type": "data-extraction"},
+        {"name": "transform", "type": "data-transformation", "dependsOn": ["extract"]},
+        {"name": "load", "type": "data-loading", "dependsOn": ["transform"]},
+    ],
+}
+
+
+def poll(client: httpx.Client, execution_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen: set[str] = set()
+    while True:
+        response = client.get(f"/executions/{execution_id}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen.add(body["status"])
+        if body["status"] in {"completed", "failed", "cancelled"} or time.monotonic() > deadline:
+            body["_seen"] = seen
+            return body
+
+
+def test_seed_etl_runs_end_to_end(tenant) -> None:
+    client = tenant.client
+    workflow = client.post("/workflows", json=SEED_WORKFLOW).json()
+    response = client.post(f"/workflows/{workflow['id']}/execute", json={"parameters": {"rows": 4}})
+    assert response.status_code == 202
+    started = response.json()
+    assert started["status"] == "started" and started["startedAt"].endswith("Z")
+    assert response.headers["location"] == f"/executions/{started['executionId']}"
+
+    execution = poll(client, started["executionId"])
+    assert execution["status"] == "completed", execution
+    assert "running" in execution["_seen"]  # progress was visible while it ran
+    tasks = {t["name"]: t for t in execution["tasks"]}
+    assert [t["name"] for t in execution["tasks"]] == ["extract", "transform", "load"]
+    for name in ("extract", "transform", "load"):
+        assert (
+            tasks[name]["status"] == "completed" and tasks[name]["startedAt"] and tasks[name]["completedAt"]
+        )
+    assert tasks["transform"]["startedAt"] >= tasks["extract"]["completedAt"]
+    assert tasks["load"]["startedAt"] >= tasks["transform"]["completedAt"]
+    assert len(tasks["extract"]["result"]["records"]) == 4
+    assert tasks["load"]["result"]["loaded"] == 4
+
+    detail = client.get(f"/workflows/{workflow['id']}").json()
+    assert {t["status"] for t in detail["tasks"]} == {"completed"}
+    listing = client.get("/executions", params={"workflowId": workflow["id"]}).json()
+    assert listing["total"] == 1 and listing["executions"][0]["id"] == started["executionId"]
+
+
+def test_cancel_over_http(tenant) -> None:
+    client = tenant.client
+    slow = {**SEED_WORKFLOW, "tasks": [{**t, "config": {"seconds": 1.0}} for t in SEED_WORKFLOW["tasks"]]}
+    workflow = client.post("/workflows", json=slow).json()
+    execution_id = client.post(f"/workflows/{workflow['id']}/execute").json()["executionId"]
+    deadline = time.monotonic() + 10
+    while client.get(f"/executions/{execution_id}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    response = client.post(f"/executions/{execution_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert client.post(f"/executions/{execution_id}/cancel").status_code == 409
+    final = poll(client, execution_id)
+    assert final["status"] == "cancelled"
+    assert {t["status"] for t in final["tasks"]} >= {"skipped"}
+
+
+def test_unregistered_type_is_422_over_http(tenant) -> None:
+    client = tenant.client
+    workflow = client.post(
+        "/workflows", json={"name": "draft", "tasks": [{"name": "a", "type": "later"}]}
+    ).json()
+    response = client.post(f"/workflows/{workflow['id']}/execute")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "tasks[0].type", "message": "task type 'later' is not registered"}
+    ]
