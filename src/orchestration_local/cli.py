@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from orchestration_local.runtime import Runtime
     from orchestration_local.server import Server
+    from orchestration_local.ticker import Ticker
 
     tasks = load_tasks(args.tasks) if args.tasks else None
     runtime = Runtime(
@@ -64,6 +65,7 @@ def _dev(args: argparse.Namespace) -> int:
     )
     api_key = runtime.ensure_dev_key(args.api_key)
     server = Server((args.host, args.port), runtime, quiet=args.quiet)
+    ticker = Ticker(runtime).start()  # the dispatcher's EventBridge rule, ticking every minute
     stop = threading.Event()
 
     def shutdown(*_: Any) -> None:
@@ -82,6 +84,7 @@ def _dev(args: argparse.Namespace) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        ticker.stop()
         server.server_close()
         runtime.close()
         print("Stopped; data saved.", flush=True)
@@ -142,7 +145,7 @@ def _keys_on_stack(args: argparse.Namespace) -> int:
         print(json.dumps({"keyId": key.key_id, "tenantId": key.tenant_id, "apiKey": plaintext}, indent=2))
         print("Store the key now: it is not shown again.", file=sys.stderr)
     elif args.keys_command == "list":
-        for key in store.list(args.tenant):
+        for key in store.list_keys(args.tenant):
             print(json.dumps(key.__dict__))
     else:
         print(json.dumps(store.revoke(args.key_id).__dict__))

@@ -55,7 +55,7 @@ class Server(ThreadingHTTPServer):
         try:
             if request.method == "GET" and request.path == "/_local/keys":
                 tenant = dict(p.split("=", 1) for p in request.query.split("&") if "=" in p).get("tenant")
-                return _json(200, {"keys": [_key_json(k) for k in keys.list(tenant)]})
+                return _json(200, {"keys": [_key_json(k) for k in keys.list_keys(tenant)]})
             if request.method == "POST" and request.path == "/_local/keys":
                 body = json.loads(request.body or b"{}")
                 plaintext, key = keys.create(str(body.get("tenant", "default")), str(body.get("name", "")))

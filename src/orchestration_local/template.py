@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
     pass
 
 
@@ -25,7 +25,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(cast(yaml.MappingNode, node), deep=True)
     return {name: value}
 
 
@@ -71,6 +71,8 @@ class Template:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     roles: list[str] = field(default_factory=list)
     stage: str = "v1"
+    # Functions with a `Type: Schedule` event: (logical id, expression such as "rate(1 minute)").
+    schedules: list[tuple[str, str]] = field(default_factory=list)
 
     def resolve(self, value: Any, names: dict[str, str]) -> Any:
         """Resolve Ref / GetAtt / Sub to local values (``names``: logical id -> local name)."""
@@ -112,6 +114,8 @@ def load_template(path: Path) -> Template:
                 if event.get("Type") == "Api":
                     ep = event["Properties"]
                     tpl.routes.append(Route(ep["Method"].upper(), ep["Path"], logical_id))
+                elif event.get("Type") == "Schedule":
+                    tpl.schedules.append((logical_id, str(event["Properties"]["Schedule"])))
         elif kind == "AWS::Serverless::Api":
             auth = props.get("Auth") or {}
             default = auth.get("DefaultAuthorizer")

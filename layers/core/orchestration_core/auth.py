@@ -89,7 +89,7 @@ class KeyStore:
         plaintext = new_plaintext_key()
         return plaintext, self.add(plaintext, tenant_id, name)
 
-    def list(self, tenant_id: str | None = None) -> list[ApiKey]:
+    def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
         keys = [_to_key(i) for i in self._items()]
         return [k for k in keys if tenant_id is None or k.tenant_id == tenant_id]
 

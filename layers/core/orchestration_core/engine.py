@@ -35,7 +35,7 @@ class Engine:
         if name in self._known:
             return self._known[name]
         try:
-            arn = self.sfn.create_state_machine(
+            arn: str = self.sfn.create_state_machine(
                 name=name, definition=json.dumps(definition), roleArn=self.role_arn, type="STANDARD"
             )["stateMachineArn"]
         except ClientError as err:

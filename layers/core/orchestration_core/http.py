@@ -42,7 +42,7 @@ class Problem(BaseModel):
     errors: list[dict[str, str]]
 
 
-def problem_response(err: ProblemError, headers: Mapping[str, str] | None = None) -> Response[Problem]:
+def problem_response(err: ProblemError, headers: Mapping[str, str] | None = None) -> Response[str]:
     body = Problem(
         type=PROBLEM_BASE + err.slug,
         title=err.title,
@@ -109,16 +109,18 @@ class Resolver(APIGatewayRestResolver):
         try:
             event = _json_event(event, get_settings().max_body_bytes)
         except ProblemError as err:
-            builder = ResponseBuilder(problem_response(err), serializer=self._serializer)
+            builder: ResponseBuilder[Any] = ResponseBuilder(
+                problem_response(err), serializer=self._serializer
+            )
             return builder.build(self._to_proxy_event(dict(event)))
         return super().resolve(event, context)
 
     @staticmethod
-    def _on_validation_error(err: RequestValidationError) -> Response[Problem]:
+    def _on_validation_error(err: RequestValidationError) -> Response[str]:
         return problem_response(validation_problem(err.errors()))
 
     @staticmethod
-    def _on_unexpected(err: Exception) -> Response[Problem]:
+    def _on_unexpected(err: Exception) -> Response[str]:
         logger.exception("unhandled error")
         problem = ProblemError("An unexpected error occurred; it has been logged.")
         problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"

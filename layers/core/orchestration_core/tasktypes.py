@@ -37,7 +37,7 @@ class TaskError(Exception):
 
 def task_error(name: str, cause: str) -> TaskError:
     """An exception whose class name is ``name``: Lambda reports the class name as the error."""
-    cls = type(name, (TaskError,), {"error": name})
+    cls: type[TaskError] = type(name, (TaskError,), {"error": name})
     return cls(cause)
 
 
