@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = ".orchestration"
+DEFAULT_URL = "http://127.0.0.1:3000/v1"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     dev.set_defaults(func=_dev)
 
+    spec = sub.add_parser("openapi", help="print the OpenAPI document generated from the route code")
+    spec.set_defaults(func=_openapi)
+
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name in ("create", "list", "revoke"):
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "revoke":
             p.add_argument("key_id")
     keys.set_defaults(func=_keys)
+
+    _api_commands(sub)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)
@@ -88,6 +94,124 @@ def _dev(args: argparse.Namespace) -> int:
         server.server_close()
         runtime.close()
         print("Stopped; data saved.", flush=True)
+    return 0
+
+
+def _api_commands(sub: Any) -> None:
+    """Commands that call the API (embedded runtime or deployed: --url, ORCHESTRATION_API_KEY)."""
+
+    def api_parser(parent: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text)
+        p.add_argument("--url", help=f"API base URL (default $ORCHESTRATION_URL or {DEFAULT_URL})")
+        p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where `orchestration dev` keeps its key")
+        return p
+
+    workflows = sub.add_parser("workflows", help="create and list workflows").add_subparsers(
+        dest="workflows_command", required=True
+    )
+    create = api_parser(workflows, "create", "create a workflow from a JSON file")
+    create.add_argument("-f", "--file", required=True, help="JSON body of POST /workflows ('-' for stdin)")
+    create.set_defaults(func=_workflows_create)
+    wf_list = api_parser(workflows, "list", "list workflows")
+    wf_list.add_argument("--status")
+    wf_list.set_defaults(func=lambda a: _get(a, "/workflows", {"status": a.status}))
+
+    run = api_parser(sub, "run", "execute a workflow")
+    run.add_argument("workflow_id")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--idempotency-key")
+    run.add_argument("--watch", action="store_true", help="show live progress; exit 1 if it fails")
+    run.set_defaults(func=_run)
+
+    executions = sub.add_parser("executions", help="inspect executions").add_subparsers(
+        dest="executions_command", required=True
+    )
+    ex_get = api_parser(executions, "get", "one execution with its tasks")
+    ex_get.add_argument("execution_id")
+    ex_get.set_defaults(func=lambda a: _get(a, f"/executions/{a.execution_id}", None))
+    ex_list = api_parser(executions, "list", "list executions")
+    ex_list.add_argument("--workflow-id")
+    ex_list.add_argument("--status")
+    ex_list.set_defaults(
+        func=lambda a: _get(a, "/executions", {"workflowId": a.workflow_id, "status": a.status})
+    )
+    ex_watch = api_parser(executions, "watch", "live per-task progress until the execution ends")
+    ex_watch.add_argument("execution_id")
+    ex_watch.set_defaults(func=_watch)
+
+    schedules = sub.add_parser("schedules", help="list schedules").add_subparsers(
+        dest="schedules_command", required=True
+    )
+    sc_list = api_parser(schedules, "list", "list schedules")
+    sc_list.add_argument("--workflow-id")
+    sc_list.set_defaults(func=lambda a: _get(a, "/schedules", {"workflowId": a.workflow_id}))
+
+
+def _get(args: argparse.Namespace, path: str, params: dict[str, Any] | None) -> int:
+    from orchestration_local.client import ApiError, client_from, emit
+
+    try:
+        emit(client_from(args.url, args.data_dir).call("GET", path, params=params))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _workflows_create(args: argparse.Namespace) -> int:
+    from orchestration_local.client import ApiError, client_from, emit
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        emit(client_from(args.url, args.data_dir).call("POST", "/workflows", json.loads(text)))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        if isinstance(err.body, dict):
+            for item in err.body.get("errors", []):
+                print(f"  {item['field']}: {item['message']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestration_local.client import ApiError, client_from, exit_code, parse_params, watch
+
+    client = client_from(args.url, args.data_dir)
+    body = {"parameters": parse_params(args.param)}
+    try:
+        started = client.call("POST", f"/workflows/{args.workflow_id}/execute", body)
+        print(f"started {started['executionId']}", file=sys.stderr)
+        if not args.watch:
+            print(json.dumps(started, indent=2))
+            return 0
+        return exit_code(watch(client, started["executionId"]))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from orchestration_local.client import ApiError, client_from, exit_code, watch
+
+    try:
+        return exit_code(watch(client_from(args.url, args.data_dir), args.execution_id))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from orchestration_local import openapi
+    from orchestration_local.runtime import Runtime
+
+    with tempfile.TemporaryDirectory() as scratch:
+        runtime = Runtime(Path(scratch), persist=False)
+        try:
+            sys.stdout.write(openapi.render(openapi.build(runtime.functions, runtime.template.stage)))
+        finally:
+            runtime.close()
     return 0
 
 

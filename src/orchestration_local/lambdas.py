@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from orchestration_local.template import FunctionSpec, Template
@@ -52,6 +53,7 @@ class Functions:
         self.template = template
         self.specs = template.functions
         self._handlers: dict[str, Handler] = {}
+        self.modules: dict[str, ModuleType] = {}
         self.api_functions = {route.function for route in template.routes}
         self._api_lock = threading.Lock()
         self._apply_environment(names)
@@ -69,7 +71,9 @@ class Functions:
     def handler(self, logical_id: str) -> Handler:
         if logical_id not in self._handlers:
             spec = self.specs[logical_id]
-            self._handlers[logical_id] = _import_handler(spec)
+            module = _import_module(spec)
+            self.modules[logical_id] = module
+            self._handlers[logical_id] = getattr(module, spec.handler.rsplit(".", 1)[1])
         return self._handlers[logical_id]
 
     def load_all(self) -> None:
@@ -89,13 +93,12 @@ class Functions:
         return handler(event, context)
 
 
-def _import_handler(spec: FunctionSpec) -> Handler:
-    module_name, func_name = spec.handler.rsplit(".", 1)
+def _import_module(spec: FunctionSpec) -> ModuleType:
+    module_name = spec.handler.rsplit(".", 1)[0]
     path = spec.code_uri / (module_name.replace(".", "/") + ".py")
     module_spec = importlib.util.spec_from_file_location(f"lambda_{spec.logical_id}_{module_name}", path)
     if module_spec is None or module_spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    handler: Handler = getattr(module, func_name)
-    return handler
+    return module

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from orchestration_core.errors import ProblemError
 
+from orchestration_local import openapi
 from orchestration_local.gateway import HttpRequest, HttpResponse
 from orchestration_local.runtime import Runtime
 
@@ -32,6 +33,7 @@ class Server(ThreadingHTTPServer):
         self.quiet = quiet
         self.prefix = f"/{runtime.template.stage}"
         self.admin_token = runtime.admin_token()
+        self.openapi = openapi.render(openapi.build(runtime.functions, runtime.template.stage)).encode()
 
     @property
     def url(self) -> str:
@@ -41,6 +43,12 @@ class Server(ThreadingHTTPServer):
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/_local/"):
             return self._admin(request)
+        if request.method == "GET" and request.path in {"/openapi.json", f"{self.prefix}/openapi.json"}:
+            return HttpResponse(200, [("Content-Type", "application/json")], self.openapi)
+        if request.method == "GET" and request.path in {"/docs", f"{self.prefix}/docs"}:
+            return HttpResponse(
+                200, [("Content-Type", "text/html; charset=utf-8")], openapi.DOCS_PAGE.encode()
+            )
         if request.path == self.prefix or request.path.startswith(self.prefix + "/"):
             request.path = request.path[len(self.prefix) :] or "/"
             return self.runtime.gateway.handle(request)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 from typing import Any
 
 import httpx
+
+from tests.e2e.conftest import CLI
 
 SEED_WORKFLOW = {
     "name": "Data Processing Pipeline",
@@ -87,3 +92,36 @@ def test_unregistered_type_is_422_over_http(tenant) -> None:
     assert response.json()["errors"] == [
         {"field": "tasks[0].type", "message": "task type 'later' is not registered"}
     ]
+
+
+def _cli(dev_server, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORCHESTRATION_API_KEY": key, "ORCHESTRATION_URL": dev_server.base_url}
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_cli_creates_runs_and_watches_until_the_end(dev_server, tenant, tmp_path) -> None:
+    spec = tmp_path / "etl.json"
+    spec.write_text(json.dumps(SEED_WORKFLOW))
+    created = _cli(dev_server, tenant.key.api_key, "workflows", "create", "-f", str(spec))
+    assert created.returncode == 0, created.stderr
+    workflow_id = json.loads(created.stdout)["id"]
+
+    watched = _cli(dev_server, tenant.key.api_key, "run", workflow_id, "--param", "rows=2", "--watch")
+    assert watched.returncode == 0, watched.stderr
+    lines = watched.stdout.splitlines()
+    # Progress is shown as it happens: each task goes running -> completed, in dependency order.
+    order = [line for line in lines if line.endswith((": running", ": completed"))]
+    assert order.index("▶ transform: running") > order.index("✔ extract: completed")
+    assert "✔ (execution): completed" in lines
+
+    failing = {"name": "f", "tasks": [{"name": "x", "type": "fail", "config": {"error": "Nope"}}]}
+    spec.write_text(json.dumps(failing))
+    failed_id = json.loads(
+        _cli(dev_server, tenant.key.api_key, "workflows", "create", "-f", str(spec)).stdout
+    )["id"]
+    watched = _cli(dev_server, tenant.key.api_key, "run", failed_id, "--watch")
+    assert watched.returncode == 1
+    assert "failed in task x: Nope" in watched.stdout
+
+    listed = _cli(dev_server, tenant.key.api_key, "executions", "list", "--workflow-id", workflow_id)
+    assert json.loads(listed.stdout)["total"] == 1

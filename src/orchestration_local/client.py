@@ -1,0 +1,166 @@
+"""A small HTTP client for the API and the `orchestration` commands that use it.
+
+Works against the embedded runtime and a deployed stack alike: `--url` (or
+ORCHESTRATION_URL) and the key from ORCHESTRATION_API_KEY (or, locally, the key
+`orchestration dev` keeps in its data directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_URL = "http://127.0.0.1:3000/v1"
+TERMINAL = {"completed", "failed", "cancelled"}
+_SYMBOL = {"pending": "·", "running": "▶", "completed": "✔", "failed": "✘", "skipped": "-", "cancelled": "■"}
+_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "skipped": "dim", "cancelled": "yellow"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        detail = body.get("detail") if isinstance(body, dict) else body
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class Client:
+    base_url: str
+    api_key: str
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in (params or {}).items() if v is not None)
+        url = self.base_url.rstrip("/") + path + (f"?{query}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                parsed: Any = json.loads(raw)
+            except ValueError:
+                parsed = raw.decode(errors="replace")
+            raise ApiError(err.code, parsed) from None
+
+
+def client_from(url: str | None, data_dir: str) -> Client:
+    key = os.environ.get("ORCHESTRATION_API_KEY")
+    if not key:
+        local = Path(data_dir) / "dev-api-key"
+        if local.exists():
+            key = local.read_text().strip()
+    if not key:
+        raise SystemExit("Set ORCHESTRATION_API_KEY (or start `orchestration dev`, which keeps a local key).")
+    return Client(url or os.environ.get("ORCHESTRATION_URL") or DEFAULT_URL, key)
+
+
+def _seconds(start: str | None, end: str | None) -> str:
+    if not start:
+        return ""
+    begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    finish = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(begin.tzinfo)
+    return f"{(finish - begin).total_seconds():.1f}s"
+
+
+def render(execution: dict[str, Any]) -> Any:
+    """A rich renderable: the execution's header and one row per task."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    tasks = execution["tasks"]
+    done = sum(1 for t in tasks if t["status"] in {"completed", "failed", "skipped"})
+    status = execution["status"]
+    header = Text.assemble(
+        (f"{execution['id']}  ", "bold"),
+        (status, _STYLE.get(status, "")),
+        f"  {done}/{len(tasks)} tasks  {_seconds(execution['startedAt'], execution.get('completedAt'))}",
+    )
+    table = Table(box=None, pad_edge=False)
+    for column in ("", "task", "status", "duration", "attempts", "detail"):
+        table.add_column(column)
+    for task in tasks:
+        detail = ""
+        if task.get("error"):
+            detail = f"{task['error'].get('error')}: {task['error'].get('cause') or ''}"[:80]
+        table.add_row(
+            _SYMBOL.get(task["status"], "?"),
+            task["name"],
+            Text(task["status"], style=_STYLE.get(task["status"], "")),
+            _seconds(task.get("startedAt"), task.get("completedAt")),
+            str(task.get("attempts") or ""),
+            detail,
+        )
+    parts: list[Any] = [header, table]
+    if execution.get("error"):
+        error = execution["error"]
+        parts.append(
+            Text(f"failed in task {error.get('task')}: {error.get('error')}: {error.get('cause')}", "red")
+        )
+    return Group(*parts)
+
+
+def watch(
+    client: Client, execution_id: str, interval: float = 0.5, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """Show live per-task progress until the execution ends; return its final state."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    execution: dict[str, Any] = client.call("GET", f"/executions/{execution_id}")
+    if console.is_terminal:
+        with Live(render(execution), console=console, refresh_per_second=8) as live:
+            while execution["status"] not in TERMINAL:
+                sleep(interval)
+                execution = client.call("GET", f"/executions/{execution_id}")
+                live.update(render(execution))
+        return execution
+    # Not a terminal (CI logs, pipes): one line per change.
+    seen: dict[str, str] = {}
+    while True:
+        for task in [{"name": "(execution)", "status": execution["status"]}, *execution["tasks"]]:
+            if seen.get(task["name"]) != task["status"]:
+                seen[task["name"]] = task["status"]
+                print(f"{_SYMBOL.get(task['status'], '?')} {task['name']}: {task['status']}", flush=True)
+        if execution["status"] in TERMINAL:
+            console.print(render(execution))
+            return execution
+        sleep(interval)
+        execution = client.call("GET", f"/executions/{execution_id}")
+
+
+def exit_code(execution: dict[str, Any]) -> int:
+    return {"completed": 0, "failed": 1, "cancelled": 2}.get(execution["status"], 3)
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """--param k=v (v parsed as JSON when it is JSON, else kept as a string)."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--param takes key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def emit(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
