@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,7 @@ class Snapshots:
         self.client = boto3.client("dynamodb", region_name=REGION)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._save_lock = threading.Lock()
 
     def load(self) -> int:
         count = 0
@@ -221,21 +223,27 @@ class Snapshots:
             request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
     def save(self) -> None:
-        _dirty.clear()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for name in self.table_names:
-            tmp = self.directory / f".{name}.jsonl.tmp"
-            with tmp.open("w") as out:
-                for page in self.client.get_paginator("scan").paginate(TableName=name):
-                    for item in page["Items"]:
-                        out.write(json.dumps(item, separators=(",", ":")) + "\n")
-            tmp.replace(self.directory / f"{name}.jsonl")
+        """Write every table to ``<name>.jsonl`` atomically (one save at a time)."""
+        with self._save_lock:
+            _dirty.clear()
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for name in self.table_names:
+                tmp = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+                with tmp.open("w") as out:
+                    for page in self.client.get_paginator("scan").paginate(TableName=name):
+                        for item in page["Items"]:
+                            out.write(json.dumps(item, separators=(",", ":")) + "\n")
+                tmp.replace(self.directory / f"{name}.jsonl")
 
     def start(self, interval: float = 1.0) -> None:
         def loop() -> None:
-            while not self._stop.wait(interval):
+            pause = interval
+            while not self._stop.wait(pause):
                 if _dirty.is_set():
+                    began = time.monotonic()
                     self.save()
+                    # A large table takes a while to write: keep saving at most ~20% of the time.
+                    pause = max(interval, 4 * (time.monotonic() - began))
 
         self._thread = threading.Thread(target=loop, name="snapshots", daemon=True)
         self._thread.start()
@@ -243,5 +251,5 @@ class Snapshots:
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join()  # a save in progress finishes first; then the final one
         self.save()

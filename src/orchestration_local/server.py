@@ -94,6 +94,9 @@ def _json(status: int, body: dict[str, Any]) -> HttpResponse:
 class _Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits ~40 ms for the
+    # client's delayed ACK (measured: GET p50 48 ms -> 3 ms).
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         started = time.perf_counter()
@@ -121,7 +124,12 @@ class _Handler(BaseHTTPRequestHandler):
             elapsed = (time.perf_counter() - started) * 1000
             sys.stderr.write(f"{self.command} {url.path} {response.status} {elapsed:.1f}ms\n")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        # Every method (GET ... and unusual ones like TRACE) goes to the gateway, which answers
+        # an undeclared one the way API Gateway does (no such route), never 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
