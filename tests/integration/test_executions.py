@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from orchestration_local import aws
 from tests.integration.conftest import Api, run, wait_for
 
 
@@ -277,11 +278,14 @@ def test_results_over_256_kib_fail_the_task_clearly(api: Api) -> None:
     assert ex["status"] == "failed"
     assert ex["error"]["task"] == "b" and ex["error"]["error"] == "ResultTooLarge"
     assert by_name(ex)["a"]["status"] == "completed"
-    # A Lambda that Step Functions invokes itself returns through the state: its limit is Step
-    # Functions' own (documented in docs/executions.md).
+    # A custom type's result goes through the runner too: the same limit, the same error.
     ex = run(api, [{"name": "big", "type": "big", "config": {"bytes": 300_000}}])
     assert ex["status"] == "failed"
-    assert ex["error"]["error"] == "States.DataLimitExceeded"
+    assert ex["error"] == {
+        "task": "big",
+        "error": "ResultTooLarge",
+        "cause": "the task's result is larger than 262144 bytes",
+    }
 
 
 def test_many_tasks_run_and_the_machine_is_reused(api: Api) -> None:
@@ -293,3 +297,35 @@ def test_many_tasks_run_and_the_machine_is_reused(api: Api) -> None:
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     machines = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
     assert len(machines) == len(set(machines))
+
+
+def test_lambda_tasks_are_invoked_natively_by_step_functions(api: Api) -> None:
+    name = f"orchestration-task-native-{uuid.uuid4().hex[:8]}"
+    aws.register_lambda(
+        name, lambda event: {"doubled": [2 * x for x in event["inputs"]["seed"]["parameters"]["xs"]]}
+    )
+    aws.create_lambda_functions([name])
+    tasks = [
+        {"name": "seed", "type": "noop"},
+        {"name": "native", "type": "lambda", "config": {"functionName": name}, "dependsOn": ["seed"]},
+    ]
+    ex = run(api, tasks, {"xs": [1, 2]})
+    assert ex["status"] == "completed", ex
+    assert by_name(ex)["native"]["result"] == {"doubled": [2, 4]}
+    assert by_name(ex)["native"]["attempts"] == 1
+
+
+def test_a_workflow_too_large_for_step_functions_is_refused_before_anything_starts(api: Api) -> None:
+    # 500 `lambda` tasks (the most states per task) with 80-character names: the API accepts
+    # it, but its state machine would be over Step Functions' 1 MiB definition quota.
+    names = [f"t{i:03d}".ljust(80, "x") for i in range(500)]
+    config = {"functionName": "orchestration-task-" + "x" * 140, "retry": {"maxAttempts": 2}}
+    tasks = [
+        {"name": n, "type": "lambda", "config": config, "dependsOn": [names[i - 1]] if i else []}
+        for i, n in enumerate(names)
+    ]
+    _, _, wf = api.call("POST", "/workflows", {"name": "huge", "tasks": tasks})
+    status, _, problem = api.call("POST", f"/workflows/{wf['id']}/execute")
+    assert status == 422
+    assert "Step Functions accepts at most 1,048,576" in problem["detail"]
+    assert api.call("GET", "/executions", query=f"workflowId={wf['id']}")[2]["total"] == 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import pytest
 from orchestration_core.compiler import (
+    MAX_DEFINITION_BYTES,
     Gated,
     Leaf,
     Series,
@@ -59,8 +61,8 @@ def test_the_n_shape_is_not_series_parallel_and_is_gated() -> None:
     states = states_of(compile_definition(tasks, "runner", {}))
     gates = {n for n, s in states.items() if s.get("Resource", "").endswith(".waitForTaskToken")}
     assert gates == {"await#2", "await#3"}  # only tasks with dependencies inside the part wait
-    assert states["a"]["Parameters"]["Payload"]["notify"] == ["c", "d"]
-    assert states["b"]["Parameters"]["Payload"]["notify"] == ["c"]
+    assert states["a"]["Parameters"]["notify"] == ["c", "d"]
+    assert states["b"]["Parameters"]["notify"] == ["c"]
 
 
 def test_nested_series_parallel_has_no_gates() -> None:
@@ -87,7 +89,10 @@ def test_retry_and_timeout_compile_to_asl() -> None:
         "BackoffRate": 1.5,
     }
     assert state["Catch"][0]["Next"] == "failed#0"
-    assert state["Parameters"]["Payload"]["attempt.$"] == "$$.State.RetryCount"
+    assert state["Parameters"]["attempt.$"] == "$$.State.RetryCount"
+    states = states_of(compile_definition([task], "runner", {}))
+    assert states["failed#0"]["Parameters"] == {"task": "x", "attempts": 4, "error.$": "$.error"}
+    assert states["fail#0"] == {"Type": "Fail", "Error": "TaskFailed", "CausePath": "States.JsonToString($)"}
 
 
 def test_native_types_compile_to_native_states() -> None:
@@ -99,7 +104,9 @@ def test_native_types_compile_to_native_states() -> None:
     states = states_of(compile_definition(tasks, "runner", {"my-type": "arn:custom"}))
     assert states["wait#0"] == {"Type": "Wait", "Seconds": 5, "Next": "done#0"}
     assert states["invoke#1"]["Parameters"] == {"FunctionName": "fn", "Payload.$": "$.input"}
-    assert states["invoke#2"]["Parameters"]["FunctionName"] == "arn:custom"
+    # Custom types run inside the task runner, which invokes their function.
+    assert states["c"]["Parameters"]["function"] == "arn:custom"
+    assert states["c"]["Parameters"]["action"] == "run"
 
 
 def test_names_are_content_addressed() -> None:
@@ -156,10 +163,22 @@ def test_every_plan_covers_each_task_once_and_respects_dependencies(seed: int) -
     assert all(len(name) <= 80 for name in names)
 
 
-def test_five_hundred_tasks_compile() -> None:
-    tasks = random_dag(500, 0.01, 7)
-    states = states_of(compile_definition(tasks, "runner", {}))
-    assert (
-        sum(1 for s in states.values() if s.get("Parameters", {}).get("Payload", {}).get("action") == "run")
-        == 500
-    )
+RUNNER = (
+    "arn:aws:lambda:eu-central-1:123456789012:function:"
+    + "orchestration-production-TaskRunnerFunction-AbCdEfGh1234"
+)
+
+
+@pytest.mark.parametrize("type_", ["noop", "my-type"])
+def test_five_hundred_tasks_fit_step_functions_definition_limit(type_: str) -> None:
+    # The API accepts up to 500 tasks; their machine must fit Step Functions' 1 MiB quota even
+    # when every task is a custom type (three states each) and the runner ARN is long.
+    tasks = [
+        TaskDef(x.name, type_, {"retry": {"maxAttempts": 2}}, x.depends_on) for x in random_dag(500, 0.01, 7)
+    ]
+    functions = {"my-type": RUNNER.replace("TaskRunner", "MyType")}
+    definition = compile_definition(tasks, RUNNER, functions)
+    size = len(json.dumps(definition, separators=(",", ":")))
+    assert size < MAX_DEFINITION_BYTES, size
+    runs = [s for s in states_of(definition).values() if s.get("Parameters", {}).get("task")]
+    assert len({s["Parameters"]["task"] for s in runs}) == 500

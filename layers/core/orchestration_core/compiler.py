@@ -34,22 +34,25 @@ from orchestration_core.dag import topological_order
 from orchestration_core.domain import TaskDef
 
 BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"})
-RUNNER_TYPES = frozenset({"noop", "http", "transform", "fail"})
+# Types with a native step of their own (a Wait state, a Lambda invoked by Step Functions).
+# Everything else (the other built-ins and custom types) runs inside the task runner: one
+# state per task.
+NATIVE_TYPES = frozenset({"wait", "lambda"})
 STATE_MACHINE_PREFIX = "orch-"
 
-LAMBDA_SERVICE_RETRY = {
+# Transient Lambda service errors, retried on every state that calls a function (ASL's
+# defaults: 3 attempts, 1 s, doubling).
+LAMBDA_SERVICE_RETRY: dict[str, Any] = {
     "ErrorEquals": [
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
-    ],
-    "IntervalSeconds": 1,
-    "MaxAttempts": 3,
-    "BackoffRate": 2.0,
+    ]
 }
+# Step Functions refuses definitions over 1 MiB (checked before creating a machine).
+MAX_DEFINITION_BYTES = 1024 * 1024
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-KEEP_IDS = {"executionId.$": "$.Payload.executionId", "tenantId.$": "$.Payload.tenantId"}
 
 
 # -- the plan: a tree of Task / Series / Parallel / Gated ---------------------------------------
@@ -158,6 +161,9 @@ class _Emitter:
     notify: dict[int, list[str]] = field(default_factory=dict)  # task -> gated tasks to release
 
     def runner_call(self, action: str, task: TaskDef | None, **extra: Any) -> dict[str, Any]:
+        """A Task state calling the task runner. The function-ARN form keeps it small (the
+        payload is the Parameters; the output is what the runner returns: the ids, so the
+        state stays ``{executionId, tenantId}``)."""
         payload: dict[str, Any] = {
             "action": action,
             "executionId.$": "$.executionId",
@@ -168,10 +174,9 @@ class _Emitter:
         payload.update(extra)
         return {
             "Type": "Task",
-            "Resource": LAMBDA_INVOKE,
-            "Parameters": {"FunctionName": self.runner, "Payload": payload},
-            "ResultSelector": dict(KEEP_IDS),
-            "Retry": [dict(LAMBDA_SERVICE_RETRY)],
+            "Resource": self.runner,
+            "Parameters": payload,
+            "Retry": [LAMBDA_SERVICE_RETRY],
         }
 
     def user_options(self, state: dict[str, Any], task: TaskDef, i: int) -> None:
@@ -188,36 +193,46 @@ class _Emitter:
             )
         if "timeoutSeconds" in task.config:
             state["TimeoutSeconds"] = int(task.config["timeoutSeconds"])
-        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}]
 
     def leaf(self, i: int) -> tuple[dict[str, Any], str, str]:
-        """States of one task: (states, first, last). Failure states end in a TaskFailed Fail."""
+        """States of one task: (states, first, last).
+
+        Any error of the task's states (after its retries) is caught into ``failed#i``, which
+        ends the branch with a ``TaskFailed`` error whose cause carries the task, its attempts
+        and the original error. A custom error name, unlike a ``States.*`` one, can be caught
+        out of nested Parallel states (moto cannot catch the latter), and the wrapper's
+        failure step records it: no extra Lambda call per failed task.
+        """
         task = self.tasks[i]
-        states: dict[str, Any] = {}
         attempts = int((task.config.get("retry") or {}).get("maxAttempts", 0)) + 1
-        failed = self.runner_call("task_failed", task, **{"error.$": "$.error", "attempts": attempts})
-        failed["Next"] = f"fail#{i}"
-        states[f"failed#{i}"] = failed
-        states[f"fail#{i}"] = {"Type": "Fail", "Error": "TaskFailed", "Cause": task.name}
+        catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}]
+        states: dict[str, Any] = {
+            f"failed#{i}": {
+                "Type": "Pass",
+                "Parameters": {"task": task.name, "attempts": attempts, "error.$": "$.error"},
+                "Next": f"fail#{i}",
+            },
+            f"fail#{i}": {"Type": "Fail", "Error": "TaskFailed", "CausePath": "States.JsonToString($)"},
+        }
         notify = {"notify": self.notify[i]} if self.notify.get(i) else {}
         chain: list[str] = []
         if i in self.gates:
             gate = self.runner_call("await", task, **{"token.$": "$$.Task.Token"})
             gate["Resource"] = LAMBDA_INVOKE + ".waitForTaskToken"
-            del gate["ResultSelector"]
+            gate["Parameters"] = {"FunctionName": self.runner, "Payload": gate["Parameters"]}
             gate["ResultPath"] = None
             states[f"await#{i}"] = gate
             chain.append(f"await#{i}")
-        if task.type in RUNNER_TYPES:
-            run = self.runner_call("run", task, **{"attempt.$": "$$.State.RetryCount"}, **notify)
+        if task.type not in NATIVE_TYPES:
+            custom = {"function": self.functions[task.type]} if task.type not in BUILTIN_TYPES else {}
+            run = self.runner_call("run", task, **{"attempt.$": "$$.State.RetryCount"}, **custom, **notify)
             self.user_options(run, task, i)
+            run["Catch"] = catch
             states[task.name] = run
             chain.append(task.name)
         else:
             prepare = self.runner_call("prepare", task)
-            prepare["Catch"] = [
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}
-            ]
+            prepare["Catch"] = catch
             states[task.name] = prepare
             chain.append(task.name)
             if task.type == "wait":
@@ -225,15 +240,15 @@ class _Emitter:
                 chain.append(f"wait#{i}")
                 done = self.runner_call("complete", task, **notify)
             else:
-                prepare["ResultSelector"]["input.$"] = "$.Payload.input"
-                function = task.config["functionName"] if task.type == "lambda" else self.functions[task.type]
+                function = task.config["functionName"]
                 invoke: dict[str, Any] = {
                     "Type": "Task",
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": function, "Payload.$": "$.input"},
                     "ResultSelector": {"result.$": "$.Payload", "retries.$": "$$.State.RetryCount"},
                     "ResultPath": "$.output",
-                    "Retry": [dict(LAMBDA_SERVICE_RETRY)],
+                    "Retry": [LAMBDA_SERVICE_RETRY],
+                    "Catch": catch,
                 }
                 self.user_options(invoke, task, i)
                 states[f"invoke#{i}"] = invoke
@@ -244,7 +259,7 @@ class _Emitter:
                     **{"result.$": "$.output.result", "retries.$": "$.output.retries"},
                     **notify,
                 )
-            done["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"failed#{i}"}]
+            done["Catch"] = catch
             states[f"done#{i}"] = done
             chain.append(f"done#{i}")
         for a, b in itertools.pairwise(chain):
@@ -308,7 +323,7 @@ def _fill(value: Any, graph: dict[str, Any], runner: str) -> Any:
     if value == "${Graph}":
         return graph
     if value == "${LambdaServiceRetry}":
-        return dict(LAMBDA_SERVICE_RETRY)
+        return LAMBDA_SERVICE_RETRY
     if value == "${TaskRunnerArn}":
         return runner
     return value

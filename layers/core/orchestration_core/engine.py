@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from orchestration_core.compiler import state_machine_name
-from orchestration_core.errors import Throttled, Unavailable
+from orchestration_core.errors import Throttled, Unavailable, Unprocessable
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 
@@ -94,6 +94,10 @@ class Engine:
 
 def _problem(err: ClientError) -> Exception:
     code = err.response["Error"]["Code"]
+    if code in {"InvalidDefinition", "ValidationException"}:
+        return Unprocessable(
+            f"Step Functions refused the compiled state machine: {err.response['Error'].get('Message')}"
+        )
     if code in _THROTTLING:
         return Throttled("Step Functions is throttling requests; retry shortly.")
     return Unavailable(f"Step Functions refused the request ({code}); retry shortly.")

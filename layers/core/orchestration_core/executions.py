@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from orchestration_core import clock
-from orchestration_core.compiler import BUILTIN_TYPES, compile_definition
+from orchestration_core.compiler import BUILTIN_TYPES, MAX_DEFINITION_BYTES, compile_definition
 from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskStatus, Workflow, WorkflowStatus
 from orchestration_core.engine import Engine, ExecutionMissing
 from orchestration_core.errors import Conflict, FieldError, NotFound, ProblemError, Unprocessable
@@ -62,6 +63,12 @@ def start_execution(
         raise Conflict("The workflow is inactive; set its status to draft or active to run it.")
     functions = _custom_functions(svc, wf)
     definition = compile_definition(wf.tasks, svc.runner_arn, functions)
+    size = len(json.dumps(definition, separators=(",", ":")))
+    if size > MAX_DEFINITION_BYTES:
+        raise Unprocessable(
+            f"The workflow compiles to a {size:,}-byte state machine; Step Functions accepts at most "
+            f"{MAX_DEFINITION_BYTES:,}. Split it into smaller workflows."
+        )
     machine = svc.engine.ensure_state_machine(definition)
     ex = Execution(
         id=execution_id or new_id("ex"),

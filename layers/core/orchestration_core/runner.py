@@ -2,10 +2,13 @@
 
 Actions (``action`` in the payload):
 - ``start`` / ``finish``: the execution record enters ``running`` / ends (completed or failed).
-- ``run``: a built-in task executed here (noop, http, transform, fail), start to end.
-- ``prepare`` / ``complete``: around a native step (a Wait state, or a Lambda invoked by
-  Step Functions itself): mark running and hand out the input / store the result.
-- ``task_failed``: the task's retries are spent: record the failure.
+- ``run``: a task executed here, start to end: noop, http, transform, fail, or a custom type
+  (its registered Lambda function, invoked synchronously: exact attempt counts, 6 MB payloads).
+- ``prepare`` / ``complete``: around a native step (a ``wait`` task's Wait state, or a
+  ``lambda`` task's function invoked by Step Functions itself): mark running and hand out the
+  input / store the result.
+- ``finish`` with ``status: failed`` also records the failed task: the compiled branch ends
+  with a ``TaskFailed`` error whose cause names the task, its attempts and the error.
 - ``await``: a gated task (non-series-parallel graphs) parks its task token until its last
   dependency completes.
 
@@ -25,7 +28,7 @@ from orchestration_core import clock
 from orchestration_core.domain import Execution, ExecutionStatus, TaskDef, TaskStatus
 from orchestration_core.engine import Engine
 from orchestration_core.store.executions import ExecutionStore
-from orchestration_core.tasktypes import MAX_RESULT_BYTES, TaskError, run_builtin, task_error
+from orchestration_core.tasktypes import MAX_RESULT_BYTES, TaskError, run_task, task_error
 
 _ACTIVE = {":pending": TaskStatus.PENDING.value, ":running": TaskStatus.RUNNING.value}
 _NOT_STARTED_OR_RUNNING = "attribute_not_exists(#status) OR #status IN (:pending, :running)"
@@ -34,16 +37,16 @@ _NOT_STARTED_OR_RUNNING = "attribute_not_exists(#status) OR #status IN (:pending
 class RunnerEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    action: Literal["start", "run", "prepare", "complete", "task_failed", "await", "finish"]
+    action: Literal["start", "run", "prepare", "complete", "await", "finish"]
     executionId: str
     tenantId: str
     task: str | None = None
     attempt: int = 0
     retries: int | None = None
-    attempts: int | None = None
     result: Any = None
     error: dict[str, Any] | None = None
     token: str | None = None
+    function: str | None = None
     status: Literal["completed", "failed"] | None = None
     notify: list[str] = []
 
@@ -53,9 +56,10 @@ class ExecutionCancelled(Exception):
 
 
 class Runner:
-    def __init__(self, executions: ExecutionStore, engine: Engine) -> None:
+    def __init__(self, executions: ExecutionStore, engine: Engine, lambdas: Any) -> None:
         self.executions = executions
         self.engine = engine
+        self.lambdas = lambdas
 
     def handle(self, event: RunnerEvent) -> dict[str, Any]:
         ex = self.executions.get(event.tenantId, event.executionId, with_runs=False)
@@ -71,8 +75,6 @@ class Runner:
             task = next(t for t in ex.tasks if t.name == event.task)
             if action == "await":
                 self._await(ex, task, event.token or "")
-            elif action == "task_failed":
-                self._failed(ex, task, event)
             elif action == "prepare":
                 self._mark_running(ex, task, 0)
                 if task.type != "wait":
@@ -94,13 +96,14 @@ class Runner:
             self.executions.transition(ex, ExecutionStatus.RUNNING, None, None)
 
     def _finish(self, ex: Execution, event: RunnerEvent) -> None:
+        error = None
+        if event.status == "failed":
+            error = self._record_failure(ex, event.error or {})
         while not ex.status.terminal:
             if event.status == "completed":
                 ok = self.executions.transition(ex, ExecutionStatus.COMPLETED, clock.now_iso(), None)
             else:
-                ok = self.executions.transition(
-                    ex, ExecutionStatus.FAILED, clock.now_iso(), self._error_of(ex, event)
-                )
+                ok = self.executions.transition(ex, ExecutionStatus.FAILED, clock.now_iso(), error)
             if ok:
                 return
             fresh = self.executions.get(ex.tenant_id, ex.id, with_runs=False)
@@ -108,14 +111,37 @@ class Runner:
                 return
             ex = fresh
 
-    def _error_of(self, ex: Execution, event: RunnerEvent) -> dict[str, Any]:
-        caught = event.error or {}
+    def _record_failure(self, ex: Execution, caught: dict[str, Any]) -> dict[str, Any]:
+        """The failed task's record, and the execution's ``error``: {task, error, cause}."""
         name, cause = caught.get("Error"), caught.get("Cause")
-        if name == "TaskFailed" and cause in {t.name for t in ex.tasks}:
-            run = self.executions.runs(ex.tenant_id, ex.id, [cause]).get(cause)
-            detail = (run.error if run else None) or {}
-            return {"task": cause, "error": detail.get("error", "TaskFailed"), "cause": detail.get("cause")}
-        return {"task": None, "error": name or "States.Runtime", "cause": cause}
+        failure: dict[str, Any] = {}
+        if name == "TaskFailed" and cause:
+            with suppress(ValueError, TypeError):
+                failure = json.loads(cause)
+        task = failure.get("task") if isinstance(failure, dict) else None
+        if task not in {t.name for t in ex.tasks}:
+            return {"task": None, "error": name or "States.Runtime", "cause": cause}
+        original = failure.get("error") or {}
+        error, detail = str(original.get("Error") or "TaskFailed"), original.get("Cause")
+        with suppress(ValueError, TypeError, KeyError):  # a Lambda error's cause is Lambda's JSON
+            detail = json.loads(detail)["errorMessage"] if detail else detail
+        recorded = self.executions.runs(ex.tenant_id, ex.id, [task]).get(task)
+        attempts = max(int(failure.get("attempts") or 1), recorded.attempts if recorded else 0)
+        self.executions.update_run(
+            ex.tenant_id,
+            ex.id,
+            task,
+            {
+                "status": TaskStatus.FAILED.value,
+                "completedAt": clock.now_iso(),
+                "attempts": attempts,
+                "error": json.dumps({"error": error, "cause": detail}),
+            },
+            _NOT_STARTED_OR_RUNNING,
+            _ACTIVE,
+            if_not_exists={"startedAt": clock.now_iso()},
+        )
+        return {"task": task, "error": error, "cause": detail}
 
     # -- tasks -----------------------------------------------------------------------------------
     def _input(self, ex: Execution, task: TaskDef) -> dict[str, Any]:
@@ -143,7 +169,7 @@ class Runner:
         if not self._mark_running(ex, task, event.attempt):
             return
         try:
-            result = run_builtin(task.type, task.config, self._input(ex, task))
+            result = run_task(task.type, task.config, self._input(ex, task), event.function, self.lambdas)
         except TaskError as err:
             self.executions.update_run(
                 ex.tenant_id,
@@ -176,29 +202,6 @@ class Runner:
         )
         for name in notify:
             self._release_if_ready(ex, name)
-
-    def _failed(self, ex: Execution, task: TaskDef, event: RunnerEvent) -> None:
-        caught = event.error or {}
-        name, cause = str(caught.get("Error") or "TaskFailed"), caught.get("Cause")
-        with suppress(ValueError, TypeError, KeyError):  # a Lambda error's cause is Lambda's JSON
-            cause = json.loads(cause)["errorMessage"] if cause else cause
-        runs = self.executions.runs(ex.tenant_id, ex.id, [task.name])
-        recorded = runs.get(task.name)
-        attempts = max(event.attempts or 1, recorded.attempts if recorded else 0)
-        self.executions.update_run(
-            ex.tenant_id,
-            ex.id,
-            task.name,
-            {
-                "status": TaskStatus.FAILED.value,
-                "completedAt": clock.now_iso(),
-                "attempts": attempts,
-                "error": json.dumps({"error": name, "cause": cause}),
-            },
-            _NOT_STARTED_OR_RUNNING,
-            _ACTIVE,
-            if_not_exists={"startedAt": clock.now_iso()},
-        )
 
     def _await(self, ex: Execution, task: TaskDef, token: str) -> None:
         # Park the token first, then look: whichever of this and the last dependency's

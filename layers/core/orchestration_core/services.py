@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
 
 from orchestration_core.auth import KeyStore
 from orchestration_core.aws import client
@@ -42,7 +46,17 @@ def task_type_registry() -> TaskTypeRegistry:
 
 
 def runner() -> Runner:
-    return Runner(ExecutionStore(table()), engine())
+    return Runner(ExecutionStore(table()), engine(), task_lambda_client())
+
+
+@lru_cache(maxsize=1)
+def task_lambda_client() -> Any:
+    """For custom task types: waits as long as a Lambda may run (15 minutes), no retries."""
+    return boto3.client(
+        "lambda",
+        region_name=get_settings().aws_region,
+        config=Config(read_timeout=905, connect_timeout=5, retries={"mode": "standard", "max_attempts": 1}),
+    )
 
 
 def workflow_store() -> WorkflowStore:

@@ -42,6 +42,33 @@ def task_error(name: str, cause: str) -> TaskError:
 
 
 # -- built-in executors ----------------------------------------------------------------------------
+def run_task(
+    task_type: str, config: Mapping[str, Any], task_input: dict[str, Any], function: str | None, lambdas: Any
+) -> Any:
+    """Run a task the runner executes: a built-in, or a custom type's Lambda ``function``."""
+    if function is not None:
+        return invoke_function(lambdas, function, task_input)
+    return run_builtin(task_type, config, task_input)
+
+
+def invoke_function(lambdas: Any, function: str, task_input: dict[str, Any]) -> Any:
+    """Invoke a custom type's Lambda synchronously; its error type becomes the task's error."""
+    response = lambdas.invoke(
+        FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(task_input).encode()
+    )
+    raw = response["Payload"].read()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode(errors="replace")
+    if response.get("FunctionError"):
+        detail = body if isinstance(body, dict) else {}
+        raise task_error(
+            str(detail.get("errorType") or "TaskFailed"), str(detail.get("errorMessage") or body or "")[:4096]
+        )
+    return body
+
+
 def run_builtin(task_type: str, config: Mapping[str, Any], task_input: dict[str, Any]) -> Any:
     if task_type == "noop":
         return task_input
