@@ -8,12 +8,17 @@ working):
   respect to other threads, as it is in DynamoDB.
 - Lambda invocations (Step Functions' Task states) run in-process: ``LambdaFunction._invoke_lambda``
   is routed to the Python callable registered for the function's name (moto would need Docker).
+- A DynamoDB transaction backs up only the items it touches (moto deep-copies every table it
+  touches, once per operation: 2 s and ~26 MB per write with 5,000 items stored), and moto's
+  registry of every model instance ever created (kept for its dashboard) is emptied now and
+  then, so a long-running server neither slows down nor grows with each write.
 - Writes mark the data dirty; a background thread snapshots the tables to the data directory,
   and the snapshot is loaded back at start, so a restart keeps what was stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -61,7 +66,87 @@ def install_hooks() -> None:
 
     call_action.__wrapped__ = original  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _install_transaction_hook()
     _installed = True
+
+
+_writes = 0
+
+
+def _forget_tracked_instances() -> None:
+    """moto appends every model instance to a class-level list for its dashboard; drop them."""
+    global _writes
+    _writes += 1
+    if _writes % 500 == 0:
+        from moto.core.model_instances import reset_model_data
+
+        reset_model_data()
+
+
+def _install_transaction_hook() -> None:
+    import copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.exceptions import (
+        MockValidationException,
+        MultipleTransactionsException,
+        TransactionCanceledException,
+    )
+
+    class _NoTableCopies:
+        """moto backs up whole tables with copy.deepcopy; hand tables back uncopied instead
+        (the wrapper below restores the touched items itself)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, models.Table):  # type: ignore[attr-defined]
+                return value
+            return copy.deepcopy(value, memo)
+
+    models.copy = _NoTableCopies()  # type: ignore[attr-defined,assignment]
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups: list[tuple[str, dict[str, Any], Any]] = []
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Key")
+            if key is None and "Item" in op:
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            if key is None:
+                continue
+            with contextlib.suppress(Exception):  # a malformed key fails in moto's own checks
+                current = self.get_item(op["TableName"], key)
+                backups.append(
+                    (
+                        op["TableName"],
+                        key,
+                        copy.deepcopy(current.to_json()["Attributes"]) if current else None,
+                    )
+                )
+        try:
+            original(self, transact_items)
+        except (TransactionCanceledException, MultipleTransactionsException, MockValidationException):
+            for table_name, key, attributes in reversed(backups):
+                if attributes is None:
+                    with contextlib.suppress(Exception):
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+        finally:
+            _forget_tracked_instances()
+
+    transact_write_items.__wrapped__ = original  # type: ignore[attr-defined]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 LambdaCallable = Callable[[Any], Any]
@@ -154,11 +239,11 @@ def create_lambda_functions(names: list[str]) -> None:
 
 def hooks_installed() -> bool:
     from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
 
-    return hasattr(DynamoHandler.call_action, "__wrapped__") and hasattr(
-        LambdaFunction._invoke_lambda, "__wrapped__"
-    )
+    hooked = (DynamoHandler.call_action, LambdaFunction._invoke_lambda, DynamoDBBackend.transact_write_items)
+    return all(hasattr(fn, "__wrapped__") for fn in hooked)
 
 
 def start_moto() -> Any:

@@ -38,3 +38,36 @@ def test_lambda_errors_carry_the_exception_class_as_error_type(runtime: Runtime)
     )
     assert out["FunctionError"] == "Handled"
     assert json.loads(out["Payload"].read()) == {"errorType": "BadThing", "errorMessage": "nope"}
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(runtime: Runtime) -> None:
+    # The transaction hook backs up only the touched items; a cancelled transaction restores them.
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = runtime.names["Table"]
+    key_a = {"PK": {"S": "hook#a"}, "SK": {"S": "x"}}
+    client.put_item(TableName=table, Item={**key_a, "n": {"N": "1"}})
+    ops = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": key_a,
+                "UpdateExpression": "SET n = :two",
+                "ExpressionAttributeValues": {":two": {"N": "2"}},
+            }
+        },
+        {"Put": {"TableName": table, "Item": {"PK": {"S": "hook#b"}, "SK": {"S": "x"}}}},
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {**key_a, "PK": {"S": "hook#c"}},
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        },
+    ]
+    try:
+        client.transact_write_items(TransactItems=ops)
+        raise AssertionError("the condition should have cancelled the transaction")
+    except client.exceptions.TransactionCanceledException:
+        pass
+    assert client.get_item(TableName=table, Key=key_a)["Item"]["n"] == {"N": "1"}
+    assert "Item" not in client.get_item(TableName=table, Key={"PK": {"S": "hook#b"}, "SK": {"S": "x"}})
