@@ -1,8 +1,9 @@
 """DELETE /workflows/{workflowId}: delete a workflow (and its schedules)."""
 
-from orchestration_core import workflows
+from orchestration_core import schedules, workflows
 from orchestration_core.api_models import DeleteResult
 from orchestration_core.http import Resolver, api_handler
+from orchestration_core.schedule_services import schedule_store
 from orchestration_core.services import workflow_store
 
 app = Resolver()
@@ -11,6 +12,7 @@ app = Resolver()
 @app.delete("/workflows/<workflowId>", summary="Delete a workflow")
 def delete_workflow(workflowId: str) -> DeleteResult:
     workflows.delete_workflow(workflow_store(), app.tenant_id(), workflowId, app.header("If-Match"))
+    schedules.delete_for_workflow(schedule_store(), app.tenant_id(), workflowId)
     return DeleteResult()
 
 

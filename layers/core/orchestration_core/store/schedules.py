@@ -212,7 +212,11 @@ class ScheduleStore:
             expression += " REMOVE " + ", ".join(removes)
         full_condition = "#rev = :rev" + (f" AND ({condition})" if condition else "")
         self.table.transact(
-            [self.table.update_op(pk(old.tenant_id, old.id), SK, expression, attr_values, attr_names, full_condition)]
+            [
+                self.table.update_op(
+                    pk(old.tenant_id, old.id), SK, expression, attr_values, attr_names, full_condition
+                )
+            ]
         )
         return new
 

@@ -1,0 +1,30 @@
+"""The dispatcher: the EventBridge rule's target (rate(1 minute)); fires every due schedule.
+
+The tick is the scheduled event's ``time`` (a retried delivery keeps it), else now. Work
+left when the time budget runs out stays due for the next tick.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from orchestration_core import clock, schedules
+from orchestration_core.schedule_services import schedule_store
+from orchestration_core.services import execution_services
+
+logger = Logger()
+tracer = Tracer()
+
+# Stop taking new schedules this long before the function's timeout.
+SAFETY_MARGIN_SECONDS = 15
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now = schedules.tick_time(event, clock.now())
+    budget = max(1.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
+    report = schedules.dispatch_due(now, schedule_store(), execution_services(), budget_seconds=budget)
+    result = report.as_dict()
+    logger.info("dispatch tick", extra=result)
+    return result

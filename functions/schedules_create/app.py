@@ -1,0 +1,27 @@
+"""POST /schedules: run a workflow on a cron schedule."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import clock, schedules
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.schedule_models import ScheduleCreate, ScheduleOut
+from orchestration_core.schedule_services import schedule_store
+from orchestration_core.services import workflow_store
+
+app = Resolver()
+
+
+@app.post("/schedules", status_code=201, summary="Create a schedule")
+def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[ScheduleOut]:
+    sc = schedules.create_schedule(schedule_store(), workflow_store(), app.tenant_id(), body, clock.now())
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=ScheduleOut.of(sc),
+        headers={"Location": f"/schedules/{sc.id}"},
+    )
+
+
+lambda_handler = api_handler(app)

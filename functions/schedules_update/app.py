@@ -1,0 +1,20 @@
+"""PUT /schedules/{scheduleId}: change a schedule's cron, time zone, parameters or enabled."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import clock, schedules
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.schedule_models import ScheduleOut, ScheduleUpdate
+from orchestration_core.schedule_services import schedule_store
+
+app = Resolver()
+
+
+@app.put("/schedules/<scheduleId>", summary="Update a schedule")
+def update_schedule(scheduleId: str, body: Annotated[ScheduleUpdate, Body()]) -> ScheduleOut:
+    sc = schedules.update_schedule(schedule_store(), app.tenant_id(), scheduleId, body, clock.now())
+    return ScheduleOut.of(sc)
+
+
+lambda_handler = api_handler(app)

@@ -1,0 +1,495 @@
+"""Schedule use cases (create, read, list, update, delete) and the dispatcher that fires them.
+
+Every function takes the current time as an argument: nothing here reads the clock, so
+tests drive the dispatcher through any tick, outage or DST change they like.
+
+Firing (``dispatch_due``), run once a minute by the EventBridge rule:
+
+1. Read each due shard of GSI2 (``dueAt <= now``), oldest first. No scan.
+2. **Claim** a due schedule with one conditional UpdateItem (condition: ``revision`` and
+   ``nextRunAt`` are what was read, ``enabled``, no ``pendingFire``) that advances ``nextRunAt``
+   to the first fire *strictly after now* -- so after an outage an overdue schedule fires once,
+   not once per missed slot -- and, in the same write, records ``pendingFire`` = {scheduledAt,
+   executionId, retryAt = now + PENDING_RETRY_SECONDS, attempts}. ``executionId`` derives from
+   (schedule id, scheduled time) only (:func:`fire_execution_id`). The write also moves the
+   due-index entry to ``retryAt``. Of two dispatchers reading the same slot, one claim wins.
+3. **Start** the execution with that id (``executions.start_execution`` is idempotent on it: a
+   conditional put of the record, and a Step Functions execution named by the id).
+4. **Finish**: one conditional write sets ``lastRunAt``/``lastExecutionId`` (or ``lastError``,
+   or ``lastSkippedAt``), removes ``pendingFire`` and puts the index entry back at ``nextRunAt``.
+
+Why a run is started exactly once: the claim is the only way past a slot, and it can succeed
+once per (schedule, slot) because it advances ``nextRunAt`` past ``now`` under a condition on
+the value read. A crash after the claim loses nothing: the marker keeps the schedule in the due
+index at ``retryAt``, so a later tick (after ``retryAt``) claims the *retry* (a conditional
+write bumping ``attempts``) and calls start again with the *same* execution id; if the first
+attempt had got as far as creating the execution, the repeat finds it and starts nothing new
+(at most it starts the Step Functions execution the crash left unstarted). A repeated or
+doubled tick finds the schedule either not due any more or with a fresh marker it leaves alone.
+
+Outcomes of a start: success -> ``lastRunAt``/``lastExecutionId``; the workflow is gone (404)
+-> the schedule is deleted (deleting a workflow deletes its schedules; this finishes the job if
+that was interrupted); inactive workflow -> skipped (``lastSkippedAt``), normally decided before
+claiming; any other 4xx (e.g. 422, unregistered task types) -> ``lastError``, nothing retried;
+5xx, throttling or an unexpected error -> the marker stays and a later tick retries, up to
+MAX_START_ATTEMPTS, then ``lastError``. One schedule's failure never stops the tick.
+
+Deleting a workflow deletes its schedules right after the workflow (``delete_for_workflow``,
+one GSI3 partition). A schedule that escapes (the delete died halfway, or a create raced the
+delete) is deleted by the dispatcher at its first due time, when it finds no workflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestration_core import clock, cron, executions
+from orchestration_core.domain import Page, Workflow, WorkflowStatus
+from orchestration_core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ProblemError,
+    ValidationFailed,
+)
+from orchestration_core.executions import Services
+from orchestration_core.ids import derived_id, new_id
+from orchestration_core.pagination import resolve_position
+from orchestration_core.schedule_models import ScheduleCreate, ScheduleUpdate
+from orchestration_core.store.schedules import (
+    DUE_SHARDS,
+    ConditionFailed,
+    PendingFire,
+    Schedule,
+    ScheduleStore,
+)
+from orchestration_core.store.workflows import WorkflowStore
+
+log = logging.getLogger(__name__)
+
+_UPDATE_RETRIES = 10
+# A claimed fire whose start is not confirmed after this long is re-attempted by a later tick
+# (with rate(1 minute), normally the next one). A slow dispatcher racing the retry is harmless:
+# both start the same execution id.
+PENDING_RETRY_SECONDS = 30
+MAX_START_ATTEMPTS = 5
+DEFAULT_WORKERS = 8
+
+StartFn = Callable[..., Any]
+
+
+# -- validation ------------------------------------------------------------------------------------
+def _check_timing(expression: str | None, timezone: str | None) -> None:
+    """cron.py's verdicts as one 400 naming each bad field (both may be wrong at once)."""
+    errors = []
+    for value, check in ((expression, cron.parse_cron), (timezone, cron.validate_timezone)):
+        if value is None:
+            continue
+        try:
+            check(value)
+        except cron.CronError as err:
+            errors.append(FieldError(err.field, err.reason))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field} {e.message}" for e in errors) + ".", errors)
+
+
+def not_found(schedule_id: str) -> NotFound:
+    return NotFound(f"Schedule '{schedule_id}' does not exist.")
+
+
+def _next_run(expression: str, timezone: str, after: datetime) -> str:
+    return clock.iso(cron.next_run_at(expression, timezone, after))
+
+
+# -- use cases ---------------------------------------------------------------------------------------
+def create_schedule(
+    store: ScheduleStore, workflows: WorkflowStore, tenant_id: str, request: ScheduleCreate, now: datetime
+) -> Schedule:
+    expression = request.cronExpression.strip()
+    _check_timing(expression, request.timezone)
+    if workflows.get(tenant_id, request.workflowId) is None:
+        raise NotFound(f"Workflow '{request.workflowId}' does not exist.")
+    stamp = clock.iso(now)
+    sc = Schedule(
+        id=new_id("sc", int(now.timestamp() * 1000)),
+        tenant_id=tenant_id,
+        workflow_id=request.workflowId,
+        cron_expression=expression,
+        timezone=request.timezone,
+        parameters=request.parameters or {},
+        enabled=request.enabled,
+        next_run_at=_next_run(expression, request.timezone, now) if request.enabled else None,
+        created_at=stamp,
+        updated_at=stamp,
+        revision=1,
+    )
+    store.create(sc)
+    return sc
+
+
+def get_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> Schedule:
+    sc = store.get(tenant_id, schedule_id)
+    if sc is None:
+        raise not_found(schedule_id)
+    return sc
+
+
+def list_schedules(
+    store: ScheduleStore,
+    tenant_id: str,
+    workflow_id: str | None,
+    limit: int,
+    offset: int,
+    next_token: str | None,
+) -> Page[Schedule]:
+    return store.page(tenant_id, workflow_id, limit, resolve_position(offset, next_token))
+
+
+def update_schedule(
+    store: ScheduleStore, tenant_id: str, schedule_id: str, request: ScheduleUpdate, now: datetime
+) -> Schedule:
+    """Apply the fields given. ``nextRunAt`` is recomputed from ``now`` when the expression, the
+    time zone or ``enabled`` changes (kept otherwise, so an overdue fire is not dropped). A fire
+    the dispatcher has claimed but not finished (pendingFire) is kept: it still starts."""
+    expression = request.cronExpression.strip() if request.cronExpression is not None else None
+    _check_timing(expression, request.timezone)
+    for _ in range(_UPDATE_RETRIES):
+        current = get_schedule(store, tenant_id, schedule_id)
+        changes: dict[str, Any] = {"updated_at": clock.iso(now)}
+        if expression is not None:
+            changes["cron_expression"] = expression
+        if request.timezone is not None:
+            changes["timezone"] = request.timezone
+        if request.parameters is not None:
+            changes["parameters"] = request.parameters
+        if request.enabled is not None:
+            changes["enabled"] = request.enabled
+        updated = current.with_changes(**changes)
+        timing_changed = (updated.cron_expression, updated.timezone, updated.enabled) != (
+            current.cron_expression,
+            current.timezone,
+            current.enabled,
+        )
+        if timing_changed or (updated.enabled and updated.next_run_at is None):
+            next_run = _next_run(updated.cron_expression, updated.timezone, now) if updated.enabled else None
+            updated = updated.with_changes(next_run_at=next_run)
+        try:
+            return store.save(current, updated)
+        except ConditionFailed:
+            continue  # the dispatcher or another writer got there first: re-read and re-apply
+    raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
+
+
+def delete_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> None:
+    for _ in range(_UPDATE_RETRIES):
+        current = get_schedule(store, tenant_id, schedule_id)
+        try:
+            store.delete(current)
+            return
+        except ConditionFailed:
+            continue
+    raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
+
+
+def delete_for_workflow(store: ScheduleStore, tenant_id: str, workflow_id: str) -> int:
+    """Delete every schedule of a workflow (called when the workflow is deleted). Returns how many."""
+    deleted = 0
+    for sc in list(store.of_workflow(tenant_id, workflow_id)):
+        if _delete_quietly(store, sc):
+            deleted += 1
+    return deleted
+
+
+def _delete_quietly(store: ScheduleStore, sc: Schedule) -> bool:
+    current: Schedule | None = sc
+    for _ in range(_UPDATE_RETRIES):
+        if current is None:
+            return False
+        try:
+            store.delete(current)
+            return True
+        except ConditionFailed:
+            current = store.get(sc.tenant_id, sc.id)
+    return False
+
+
+# -- the dispatcher ------------------------------------------------------------------------------------
+def fire_execution_id(schedule_id: str, scheduled_at: str) -> str:
+    """The execution id of a schedule's fire: a function of (schedule id, scheduled time) only.
+
+    Shaped like any ``ex_`` id (10 characters of time, 16 of hash) with the *scheduled* time in
+    front, so GET /executions keeps listing newest first (a catch-up run after an outage sorts
+    by the slot it stands for).
+    """
+    ms = int(clock.parse_iso(scheduled_at).timestamp() * 1000)
+    return new_id("ex", ms)[:13] + derived_id("ex", schedule_id, scheduled_at)[3:19]
+
+
+def tick_time(event: dict[str, Any] | None, fallback: datetime) -> datetime:
+    """The tick an EventBridge scheduled event stands for (its ``time``), else ``fallback``."""
+    raw = (event or {}).get("time")
+    if isinstance(raw, str):
+        try:
+            moment = clock.parse_iso(raw)
+        except ValueError:
+            return fallback
+        if moment.utcoffset() is not None:
+            return moment
+    return fallback
+
+
+@dataclass
+class DispatchReport:
+    tick: str
+    due: int = 0  # due-index entries examined
+    started: int = 0  # fires claimed and started now
+    recovered: int = 0  # fires a crash or an error had left unfinished, started now
+    skipped: int = 0  # fires of inactive workflows: advanced without running
+    failed: int = 0  # fires that started nothing, with lastError recorded
+    retrying: int = 0  # starts that failed for a transient reason: a later tick retries
+    lost: int = 0  # claims another dispatcher (or an update) won
+    removed: int = 0  # schedules whose workflow no longer exists: deleted
+    deferred: int = 0  # left for the next tick: the time budget ran out
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+def dispatch_due(
+    now: datetime,
+    store: ScheduleStore,
+    svc: Services,
+    *,
+    start: StartFn | None = None,
+    workers: int = DEFAULT_WORKERS,
+    budget_seconds: float | None = None,
+    shards: range = range(DUE_SHARDS),
+) -> DispatchReport:
+    """Fire every schedule due at ``now`` (see the module docstring). ``start`` defaults to
+    ``executions.start_execution`` (looked up at call time); ``budget_seconds`` bounds the
+    wall time spent, leaving the rest due for the next tick."""
+    began = time.monotonic()
+    deadline = None if budget_seconds is None else began + budget_seconds
+    tick = _Tick(now, store, svc, start, deadline)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="dispatch") as pool:
+        for shard in shards:
+            for page in store.due_pages(shard, tick.now_iso):
+                tick.report.due += len(page)
+                list(pool.map(tick.handle, page))
+    tick.report.seconds = round(time.monotonic() - began, 3)
+    return tick.report
+
+
+class _Tick:
+    def __init__(
+        self,
+        now: datetime,
+        store: ScheduleStore,
+        svc: Services,
+        start: StartFn | None,
+        deadline: float | None,
+    ) -> None:
+        self.now = now
+        self.now_iso = clock.iso(now)
+        self.retry_iso = clock.iso(now + timedelta(seconds=PENDING_RETRY_SECONDS))
+        self.store = store
+        self.svc = svc
+        self.start_fn = start
+        self.deadline = deadline
+        self.report = DispatchReport(tick=self.now_iso)
+        self._workflows: dict[tuple[str, str], Workflow | None] = {}
+
+    # -- one due entry ---------------------------------------------------------------------------
+    def handle(self, sc: Schedule) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.report.count("deferred")
+            return
+        try:
+            self._handle(sc)
+        except Exception:
+            log.exception("dispatching schedule %s failed", sc.id)
+            self.report.count("retrying")
+
+    def _handle(self, sc: Schedule) -> None:
+        if sc.pending_fire is not None:
+            if sc.pending_fire.retry_at > self.now_iso:
+                return  # a start is in flight (or due soon to be retried): leave it
+            recovered = self._recover(sc)
+            if recovered is None or recovered.pending_fire is not None:
+                return
+            sc = recovered
+        if sc.enabled and sc.next_run_at is not None and sc.next_run_at <= self.now_iso:
+            self._fire(sc)
+
+    def _workflow(self, sc: Schedule) -> Workflow | None:
+        key = (sc.tenant_id, sc.workflow_id)
+        if key not in self._workflows:  # one read per workflow per tick (racing reads are harmless)
+            self._workflows[key] = self.svc.workflows.get(*key)
+        return self._workflows[key]
+
+    def _fire(self, sc: Schedule) -> None:
+        for _ in range(2):  # a stale index entry gets one consistent re-read
+            wf = self._workflow(sc)
+            if wf is None:
+                if _delete_quietly(self.store, sc):
+                    self.report.count("removed")
+                return
+            scheduled = sc.next_run_at
+            assert scheduled is not None
+            try:
+                following = _next_run(sc.cron_expression, sc.timezone, self.now)
+            except cron.CronError as err:  # stored before a rule tightened: stop it, say why
+                error = self._error(scheduled, 400, "Invalid schedule", str(err))
+                with suppress(ConditionFailed):
+                    self.store.save(sc, sc.with_changes(enabled=False, next_run_at=None, last_error=error))
+                    self.report.count("failed")
+                return
+            if wf.status == WorkflowStatus.INACTIVE:
+                new = sc.with_changes(next_run_at=following, last_skipped_at=scheduled)
+                outcome = "skipped"
+            else:
+                pending = PendingFire(scheduled, fire_execution_id(sc.id, scheduled), self.retry_iso, 1)
+                new = sc.with_changes(next_run_at=following, pending_fire=pending)
+                outcome = "started"
+            try:
+                claimed = self.store.save(
+                    sc,
+                    new,
+                    "#next = :read AND #enabled = :on AND attribute_not_exists(#pending)",
+                    {":read": scheduled, ":on": True},
+                    {"#next": "nextRunAt", "#enabled": "enabled", "#pending": "pendingFire"},
+                )
+            except ConditionFailed:
+                fresh = self.store.get(sc.tenant_id, sc.id)
+                if (
+                    fresh is None
+                    or fresh.revision == sc.revision
+                    or not fresh.enabled
+                    or fresh.pending_fire is not None
+                    or fresh.next_run_at != scheduled
+                ):
+                    self.report.count("lost")
+                    return
+                sc = fresh  # changed in a way that keeps this slot (e.g. new parameters): claim again
+                continue
+            if outcome == "skipped":
+                self.report.count("skipped")
+            else:
+                self._start(claimed, "started")
+            return
+        self.report.count("lost")
+
+    def _recover(self, sc: Schedule) -> Schedule | None:
+        """Re-attempt a claimed fire whose start was never confirmed. Returns the schedule after
+        the attempt (None if it is gone or another dispatcher owns the retry)."""
+        fresh = self.store.get(sc.tenant_id, sc.id)
+        if fresh is None or fresh.pending_fire is None or fresh.pending_fire.retry_at > self.now_iso:
+            return fresh
+        pending = fresh.pending_fire
+        if pending.attempts >= MAX_START_ATTEMPTS:
+            return self._finish(
+                fresh,
+                "failed",
+                last_error=self._error(
+                    pending.scheduled_at,
+                    503,
+                    "Service unavailable",
+                    f"the execution could not be started after {pending.attempts} attempts",
+                ),
+            )
+        retry = PendingFire(pending.scheduled_at, pending.execution_id, self.retry_iso, pending.attempts + 1)
+        try:
+            claimed = self.store.save(fresh, fresh.with_changes(pending_fire=retry))
+        except ConditionFailed:
+            self.report.count("lost")
+            return None
+        return self._start(claimed, "recovered")
+
+    def _start(self, sc: Schedule, outcome: str) -> Schedule | None:
+        pending = sc.pending_fire
+        assert pending is not None
+        start = self.start_fn or executions.start_execution
+        try:
+            start(
+                self.svc,
+                sc.tenant_id,
+                sc.workflow_id,
+                sc.parameters,
+                execution_id=pending.execution_id,
+                trigger={"type": "schedule", "scheduleId": sc.id, "scheduledAt": pending.scheduled_at},
+            )
+        except Exception as err:  # noqa: BLE001 - every outcome is recorded; the tick goes on
+            return self._settle_failure(sc, pending, err)
+        return self._finish(
+            sc,
+            outcome,
+            last_run_at=pending.scheduled_at,
+            last_execution_id=pending.execution_id,
+            last_error=None,
+        )
+
+    def _settle_failure(self, sc: Schedule, pending: PendingFire, err: Exception) -> Schedule | None:
+        if isinstance(err, NotFound | Conflict):
+            self._workflows.pop((sc.tenant_id, sc.workflow_id), None)
+            wf = self.svc.workflows.get(sc.tenant_id, sc.workflow_id)
+            if wf is None:  # deleted since the claim: the schedule goes with it
+                if _delete_quietly(self.store, sc):
+                    self.report.count("removed")
+                return None
+            if wf.status == WorkflowStatus.INACTIVE:
+                return self._finish(sc, "skipped", last_skipped_at=pending.scheduled_at)
+        if isinstance(err, ProblemError) and 400 <= err.status < 500 and err.status != 429:
+            # The request itself is refused (e.g. 422: unregistered task types): retrying won't help.
+            error = self._error(pending.scheduled_at, err.status, err.title, err.detail)
+            return self._finish(sc, "failed", last_error=error)
+        log.warning(
+            "starting %s for schedule %s failed (%s); a later tick retries",
+            pending.execution_id,
+            sc.id,
+            type(err).__name__,
+        )
+        self.report.count("retrying")
+        return sc  # the marker stays: the schedule is due again at retryAt
+
+    def _error(self, scheduled_at: str, status: int, title: str, detail: str) -> dict[str, Any]:
+        return {
+            "at": self.now_iso,
+            "scheduledAt": scheduled_at,
+            "status": status,
+            "title": title,
+            "detail": detail,
+        }
+
+    def _finish(self, sc: Schedule, outcome: str, **changes: Any) -> Schedule | None:
+        """Clear the marker of this fire and record its outcome (re-reading after a concurrent
+        update; a no-op if the marker is gone or belongs to another fire)."""
+        pending = sc.pending_fire
+        assert pending is not None
+        current: Schedule | None = sc
+        for _ in range(_UPDATE_RETRIES):
+            if current is None or current.pending_fire is None:
+                return current
+            if current.pending_fire.execution_id != pending.execution_id:
+                return current
+            try:
+                done = self.store.save(current, current.with_changes(pending_fire=None, **changes))
+            except ConditionFailed:
+                current = self.store.get(sc.tenant_id, sc.id)
+                continue
+            self.report.count(outcome)
+            return done
+        return current

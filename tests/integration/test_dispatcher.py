@@ -1,0 +1,414 @@
+"""The dispatcher on moto with an injected clock: exactly-once fires, outages, crashes, refusals,
+and the embedded runtime's ticker invoking the template's scheduled function."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from orchestration_core import clock, cron, executions, schedules
+from orchestration_core.errors import Unavailable
+from orchestration_core.schedule_services import schedule_store
+from orchestration_core.services import execution_services, workflow_store
+from orchestration_core.store.schedules import Schedule
+
+from orchestration_local.runtime import Runtime
+from orchestration_local.ticker import Ticker, scheduled_event
+from tests.integration.conftest import ETL, Api
+
+NOOP = {
+    "name": "nightly",
+    "tasks": [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "dependsOn": ["a"]}],
+}
+
+
+class Crash(BaseException):
+    """The dispatcher process dying (not an error it could catch and record)."""
+
+
+@pytest.fixture(autouse=True)
+def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
+    """Leave no schedule behind: the due index is shared by every test of the session."""
+    yield
+    store = schedule_store()
+    while page := store.page(tenant, None, 100, 0).items:
+        for sc in page:
+            store.delete(sc)
+
+
+def workflow(api: Api, body: dict | None = None, **changes: object) -> str:
+    status, _, wf = api.call("POST", "/workflows", {**(body or NOOP), **changes})
+    assert status == 201, wf
+    return str(wf["id"])
+
+
+def schedule(api: Api, workflow_id: str, expression: str = "*/5 * * * *", **fields: object) -> dict:
+    status, _, sc = api.call(
+        "POST", "/schedules", {"workflowId": workflow_id, "cronExpression": expression, **fields}
+    )
+    assert status == 201, sc
+    return sc
+
+
+def dispatch(now: datetime, **kwargs: Any) -> schedules.DispatchReport:
+    return schedules.dispatch_due(now, schedule_store(), execution_services(), **kwargs)
+
+
+def stored(tenant: str, schedule_id: str) -> Schedule:
+    sc = schedule_store().get(tenant, schedule_id)
+    assert sc is not None
+    return sc
+
+
+def runs_of(api: Api, workflow_id: str) -> dict:
+    status, _, page = api.call("GET", "/executions", query=f"workflowId={workflow_id}&limit=100")
+    assert status == 200
+    return page
+
+
+def wait_for_end(api: Api, execution_id: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, ex = api.call("GET", f"/executions/{execution_id}")
+        assert status == 200, ex
+        if ex["status"] in {"completed", "failed", "cancelled"} or time.monotonic() > deadline:
+            return ex
+        time.sleep(0.05)
+
+
+def at(text: str, seconds: float = 0) -> datetime:
+    return clock.parse_iso(text) + timedelta(seconds=seconds)
+
+
+def test_a_due_schedule_starts_one_execution_and_advances(api: Api, tenant: str) -> None:
+    wid = workflow(api, status="active")
+    sc = schedule(api, wid, parameters={"day": "today"})
+    slot = sc["nextRunAt"]
+    assert dispatch(at(slot, -1)).started == 0  # one second early: not due
+    assert runs_of(api, wid)["total"] == 0
+
+    now = at(slot, 7)
+    report = dispatch(now)
+    assert report.started >= 1 and report.tick == clock.iso(now)
+    page = runs_of(api, wid)
+    assert page["total"] == 1
+    execution_id = page["executions"][0]["id"]
+    assert execution_id == schedules.fire_execution_id(sc["id"], slot)
+
+    record = execution_services().executions.get(tenant, execution_id, with_runs=False)
+    assert record is not None
+    assert record.trigger == {"type": "schedule", "scheduleId": sc["id"], "scheduledAt": slot}
+    ex = wait_for_end(api, execution_id)
+    assert ex["status"] == "completed" and ex["parameters"] == {"day": "today"}
+
+    _, _, after = api.call("GET", f"/schedules/{sc['id']}")
+    assert after["lastRunAt"] == slot and after["lastExecutionId"] == execution_id
+    assert after["nextRunAt"] == clock.iso(cron.next_run_at("*/5 * * * *", "UTC", now))
+    assert after["lastError"] is None
+    assert stored(tenant, sc["id"]).pending_fire is None
+
+
+def test_the_same_tick_twice_starts_nothing_more(api: Api) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid)
+    now = at(sc["nextRunAt"], 1)
+    dispatch(now)
+    again = dispatch(now)
+    assert again.started == 0 and again.recovered == 0
+    assert runs_of(api, wid)["total"] == 1
+    # And the next tick, a minute later, has nothing of ours to do either (*/5).
+    dispatch(now + timedelta(minutes=1))
+    assert runs_of(api, wid)["total"] == 1
+
+
+def test_racing_dispatchers_start_each_fire_once(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = executions.start_execution
+    attempts: list[str] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(kwargs["execution_id"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executions, "start_execution", counting)
+    wid = workflow(api)
+    scs = [schedule(api, wid, "* * * * *", parameters={"i": i}) for i in range(5)]
+    now = at(max(s["nextRunAt"] for s in scs), 2)
+    gate = threading.Barrier(6)
+    reports: list[schedules.DispatchReport] = []
+
+    def racer() -> None:
+        gate.wait()
+        reports.append(dispatch(now, workers=2))
+
+    threads = [threading.Thread(target=racer) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert len(reports) == 6
+    page = runs_of(api, wid)
+    assert page["total"] == 5
+    assert {e["id"] for e in page["executions"]} == {
+        schedules.fire_execution_id(s["id"], s["nextRunAt"]) for s in scs
+    }
+    for s in scs:
+        assert stored(tenant, s["id"]).last_run_at == s["nextRunAt"]
+    # Not merely deduplicated by the execution id: each fire was claimed, and started, once.
+    assert sorted(attempts) == sorted(e["id"] for e in page["executions"])
+    assert sum(r.started for r in reports) == 5
+
+
+def test_after_an_outage_an_hourly_schedule_fires_once(api: Api, tenant: str) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, "@hourly")
+    missed = sc["nextRunAt"]
+    now = at(missed, 3 * 3600 + 30)  # three hours and 30 s later: four slots missed
+    report = dispatch(now)
+    assert report.started >= 1
+    assert runs_of(api, wid)["total"] == 1
+    after = stored(tenant, sc["id"])
+    assert after.last_run_at == missed  # the catch-up run stands for the first missed slot
+    assert after.next_run_at == clock.iso(at(missed, 4 * 3600))  # the next fire after now, not a missed one
+    dispatch(now + timedelta(minutes=1))
+    assert runs_of(api, wid)["total"] == 1
+
+
+def test_an_inactive_workflow_advances_without_running(api: Api, tenant: str) -> None:
+    wid = workflow(api, status="inactive")
+    sc = schedule(api, wid)
+    now = at(sc["nextRunAt"], 1)
+    report = dispatch(now)
+    assert report.skipped >= 1
+    assert runs_of(api, wid)["total"] == 0
+    after = stored(tenant, sc["id"])
+    assert after.last_skipped_at == sc["nextRunAt"] and after.last_run_at is None
+    assert after.next_run_at == clock.iso(cron.next_run_at("*/5 * * * *", "UTC", now))
+    assert after.pending_fire is None
+    # Active again: the next slot runs.
+    assert api.call("PUT", f"/workflows/{wid}", {"status": "active"})[0] == 200
+    dispatch(at(after.next_run_at, 1))
+    assert runs_of(api, wid)["total"] == 1
+
+
+def test_a_disabled_schedule_does_not_fire(api: Api) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, enabled=False)
+    assert sc["nextRunAt"] is None
+    dispatch(datetime.now(UTC) + timedelta(days=2))
+    assert runs_of(api, wid)["total"] == 0
+
+
+def _crash_once(monkeypatch: pytest.MonkeyPatch, after_start: bool) -> list[str]:
+    """start_execution dies once: before it does anything, or right after it started the run."""
+    real = executions.start_execution
+    calls: list[str] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["execution_id"])
+        if len(calls) == 1:
+            if after_start:
+                real(*args, **kwargs)
+            raise Crash
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executions, "start_execution", flaky)
+    return calls
+
+
+@pytest.mark.parametrize("after_start", [False, True], ids=["before-start", "after-start"])
+def test_a_crash_between_claim_and_finish_is_recovered_without_a_double_start(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch, after_start: bool
+) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, "@hourly")
+    slot = sc["nextRunAt"]
+    expected_id = schedules.fire_execution_id(sc["id"], slot)
+    calls = _crash_once(monkeypatch, after_start)
+    now = at(slot, 2)
+
+    with pytest.raises(Crash):
+        dispatch(now, workers=1)
+    claimed = stored(tenant, sc["id"])
+    assert claimed.pending_fire is not None and claimed.pending_fire.execution_id == expected_id
+    assert claimed.next_run_at == clock.iso(at(slot, 3600))  # the claim happened
+    assert claimed.last_run_at is None
+    assert runs_of(api, wid)["total"] == (1 if after_start else 0)
+
+    # A retried delivery of the same tick leaves the fresh claim alone...
+    dispatch(now)
+    assert len(calls) == 1
+    # ...and the next tick, after retryAt, finishes the fire with the same execution id.
+    report = dispatch(now + timedelta(minutes=1))
+    assert report.recovered >= 1
+    assert calls == [expected_id, expected_id]
+    page = runs_of(api, wid)
+    assert page["total"] == 1 and page["executions"][0]["id"] == expected_id
+    assert wait_for_end(api, expected_id)["status"] == "completed"
+    done = stored(tenant, sc["id"])
+    assert done.pending_fire is None and done.last_run_at == slot and done.last_execution_id == expected_id
+
+    dispatch(now + timedelta(minutes=2))
+    assert runs_of(api, wid)["total"] == 1 and len(calls) == 2
+
+
+def test_a_crash_inside_start_after_the_record_is_written_is_recovered(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The execution record exists (pending) but Step Functions never heard of it.
+    wid = workflow(api)
+    sc = schedule(api, wid, "@hourly")
+    engine = execution_services().engine
+    real_start = engine.start
+    calls: list[str] = []
+
+    def dying_start(machine: str, execution_id: str, payload: dict) -> None:
+        calls.append(execution_id)
+        if len(calls) == 1:
+            raise Crash
+        real_start(machine, execution_id, payload)
+
+    monkeypatch.setattr(type(engine), "start", lambda self, *a: dying_start(*a))
+    now = at(sc["nextRunAt"], 1)
+    with pytest.raises(Crash):
+        dispatch(now, workers=1)
+    assert runs_of(api, wid)["executions"][0]["status"] == "pending"
+    dispatch(now + timedelta(seconds=schedules.PENDING_RETRY_SECONDS + 1))
+    page = runs_of(api, wid)
+    assert page["total"] == 1 and len(calls) == 2
+    assert wait_for_end(api, page["executions"][0]["id"])["status"] == "completed"
+    assert stored(tenant, sc["id"]).pending_fire is None
+
+
+def test_a_transient_start_failure_is_retried_by_a_later_tick(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, "@hourly")
+    real = executions.start_execution
+    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executions, "start_execution", flaky)
+    now = at(sc["nextRunAt"], 1)
+    first = dispatch(now)
+    assert first.retrying >= 1 and first.started == 0
+    assert stored(tenant, sc["id"]).pending_fire is not None
+    assert runs_of(api, wid)["total"] == 0
+    second = dispatch(now + timedelta(minutes=1))
+    assert second.recovered >= 1
+    assert runs_of(api, wid)["total"] == 1
+    assert stored(tenant, sc["id"]).last_run_at == sc["nextRunAt"]
+
+
+def test_a_start_that_keeps_failing_gives_up_with_last_error(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, "@daily")
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise Unavailable("Step Functions refused the request (ServiceUnavailable)")
+
+    monkeypatch.setattr(executions, "start_execution", down)
+    now = at(sc["nextRunAt"], 1)
+    for minute in range(schedules.MAX_START_ATTEMPTS + 1):
+        dispatch(now + timedelta(minutes=minute))
+    after = stored(tenant, sc["id"])
+    assert after.pending_fire is None and after.last_run_at is None
+    assert after.last_error is not None and after.last_error["status"] == 503
+    assert after.last_error["scheduledAt"] == sc["nextRunAt"]
+
+
+def test_an_unregistered_task_type_records_last_error_and_the_tick_goes_on(api: Api, tenant: str) -> None:
+    broken = workflow(api, ETL)  # custom types nobody registered
+    fine = workflow(api)
+    bad = schedule(api, broken, "*/10 * * * *")
+    good = schedule(api, fine, "*/10 * * * *")
+    now = at(max(bad["nextRunAt"], good["nextRunAt"]), 1)
+    report = dispatch(now, workers=1)
+    assert report.failed >= 1 and report.started >= 1
+    assert runs_of(api, broken)["total"] == 0 and runs_of(api, fine)["total"] == 1
+
+    _, _, shown = api.call("GET", f"/schedules/{bad['id']}")
+    assert shown["lastError"]["status"] == 422 and "data-extraction" in shown["lastError"]["detail"]
+    assert shown["lastError"]["scheduledAt"] == bad["nextRunAt"]
+    assert shown["lastRunAt"] is None and shown["nextRunAt"] > clock.iso(now)
+    assert stored(tenant, bad["id"]).pending_fire is None
+    # Fixed (the types are now built-ins): the next fire runs and clears the error.
+    tasks = [{"name": t["name"], "type": "noop", "dependsOn": t.get("dependsOn", [])} for t in ETL["tasks"]]
+    assert api.call("PUT", f"/workflows/{broken}", {"tasks": tasks})[0] == 200
+    dispatch(at(shown["nextRunAt"], 1))
+    _, _, healed = api.call("GET", f"/schedules/{bad['id']}")
+    assert healed["lastError"] is None and healed["lastRunAt"] == shown["nextRunAt"]
+    assert runs_of(api, broken)["total"] == 1
+
+
+def test_a_schedule_whose_workflow_vanished_is_deleted(api: Api, tenant: str) -> None:
+    # As if DELETE /workflows had died before deleting the schedules.
+    wid = workflow(api)
+    sc = schedule(api, wid)
+    wf = workflow_store().get(tenant, wid)
+    assert wf is not None
+    workflow_store().delete(wf)
+    report = dispatch(at(sc["nextRunAt"], 1))
+    assert report.removed >= 1
+    assert api.call("GET", f"/schedules/{sc['id']}")[0] == 404
+    assert api.call("GET", "/schedules")[2]["total"] == 0
+
+
+def test_an_update_during_a_pending_fire_keeps_the_fire(
+    api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid, "@hourly", parameters={"v": 1})
+    _crash_once(monkeypatch, after_start=False)
+    now = at(sc["nextRunAt"], 1)
+    with pytest.raises(Crash):
+        dispatch(now, workers=1)
+    status, _, updated = api.call("PUT", f"/schedules/{sc['id']}", {"cronExpression": "@daily"})
+    assert status == 200
+    assert stored(tenant, sc["id"]).pending_fire is not None
+    dispatch(now + timedelta(minutes=1))
+    assert runs_of(api, wid)["total"] == 1
+    after = stored(tenant, sc["id"])
+    assert after.pending_fire is None and after.last_run_at == sc["nextRunAt"]
+    assert after.next_run_at == updated["nextRunAt"] and after.cron_expression == "@daily"
+
+
+def test_the_dispatcher_function_reads_the_tick_from_the_event(runtime: Runtime, api: Api) -> None:
+    wid = workflow(api)
+    sc = schedule(api, wid)
+    event = scheduled_event("SchedulerDispatchFunction", at(sc["nextRunAt"], 3))
+    result = runtime.functions.invoke("SchedulerDispatchFunction", event)
+    assert result["tick"] == clock.iso(at(sc["nextRunAt"], 3)) and result["started"] >= 1
+    assert runs_of(api, wid)["total"] == 1
+
+
+def test_the_ticker_fires_due_schedules_like_the_rule(runtime: Runtime, api: Api) -> None:
+    assert [lid for lid, _ in runtime.template.schedules] == ["SchedulerDispatchFunction"]
+    wid = workflow(api)
+    sc = schedule(api, wid)
+    ahead = at(sc["nextRunAt"], 5) - datetime.now(UTC)  # the ticker's clock is past the slot
+    ticker = Ticker(runtime, interval=0.2, clock=lambda: datetime.now(UTC) + ahead)
+    assert ticker.interval == 0.2
+    began = time.monotonic()
+    ticker.start()
+    try:
+        while runs_of(api, wid)["total"] == 0 and time.monotonic() - began < 5:
+            time.sleep(0.05)
+    finally:
+        ticker.stop()
+    assert runs_of(api, wid)["total"] == 1
+    assert ticker.ticks >= 1 and time.monotonic() - began < 5
+    assert Ticker(runtime).interval == 60  # rate(1 minute) from the template
