@@ -32,7 +32,7 @@ _DESCRIPTIONS = {
     "422": "The workflow uses task types that are not registered",
     "503": "Step Functions is unavailable; retry",
 }
-_EXTRA = {"post": ["409", "422", "503"], "put": ["409", "412"], "delete": ["412"]}
+_EXTRA = {"post": ["409", "503"], "put": ["409", "412"], "delete": ["412"]}
 
 
 def build(functions: Functions, stage: str = "v1") -> dict[str, Any]:

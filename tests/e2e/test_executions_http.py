@@ -116,9 +116,9 @@ def test_cli_creates_runs_and_watches_until_the_end(dev_server, tenant, tmp_path
 
     failing = {"name": "f", "tasks": [{"name": "x", "type": "fail", "config": {"error": "Nope"}}]}
     spec.write_text(json.dumps(failing))
-    failed_id = json.loads(
-        _cli(dev_server, tenant.key.api_key, "workflows", "create", "-f", str(spec)).stdout
-    )["id"]
+    created = _cli(dev_server, tenant.key.api_key, "workflows", "create", "-f", str(spec))
+    assert created.returncode == 0, created.stderr
+    failed_id = json.loads(created.stdout)["id"]
     watched = _cli(dev_server, tenant.key.api_key, "run", failed_id, "--watch")
     assert watched.returncode == 1
     assert "failed in task x: Nope" in watched.stdout
