@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test lint bench clean localstack-up localstack-deploy localstack-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# LocalStack (needs Docker): start it, deploy the stack into it, run the opt-in suite.
+localstack-up:
+	docker compose -f localstack/docker-compose.yml up -d
+
+localstack-deploy: $(STAMP)
+	localstack/deploy.sh
+
+localstack-test: $(STAMP)
+	$(BIN)/pytest tests/localstack -m localstack -rs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
