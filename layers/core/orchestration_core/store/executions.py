@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskDef, TaskRun, TaskStatus
-from orchestration_core.pagination import Cursor, encode_cursor
+from orchestration_core.pagination import Cursor
 from orchestration_core.store.table import ConditionFailed, Table, deserialize, index_attributes, serialize
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -196,16 +196,9 @@ class ExecutionStore:
         self, tenant_id: str, workflow_id: str | None, status: str | None, limit: int, position: Cursor | int
     ) -> Page[Execution]:
         index, partition = list_partition(tenant_id, workflow_id, status)
-        items, first = self.table.page(
-            index, partition, limit, position, lambda eid: {"PK": pk(tenant_id, eid), "SK": "EX"}
+        return self.table.list_page(
+            index, partition, limit, position, lambda eid: {"PK": pk(tenant_id, eid), "SK": "EX"}, from_item
         )
-        executions = [from_item(i) for i in items]
-        total = self.table.count(partition)
-        more = first + len(executions) < total and len(executions) == limit
-        token = (
-            encode_cursor(Cursor(first + len(executions), executions[-1].id)) if more and executions else None
-        )
-        return Page(items=executions, total=total, limit=limit, offset=first, next_token=token)
 
     def latest_for_workflow(self, tenant_id: str, workflow_id: str) -> Execution | None:
         index, partition = list_partition(tenant_id, workflow_id, None)

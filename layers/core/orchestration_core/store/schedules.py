@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestration_core.domain import Page
-from orchestration_core.pagination import Cursor, encode_cursor
+from orchestration_core.pagination import Cursor
 from orchestration_core.store.table import ConditionFailed, Table, deserialize, index_attributes, serialize
 
 ENTITY = "schedule"
@@ -233,16 +233,9 @@ class ScheduleStore:
         self, tenant_id: str, workflow_id: str | None, limit: int, position: Cursor | int
     ) -> Page[Schedule]:
         index, partition = list_partition(tenant_id, workflow_id)
-        items, first = self.table.page(
-            index, partition, limit, position, lambda sid: {"PK": pk(tenant_id, sid), "SK": SK}
+        return self.table.list_page(
+            index, partition, limit, position, lambda sid: {"PK": pk(tenant_id, sid), "SK": SK}, from_item
         )
-        schedules = [from_item(i) for i in items]
-        total = self.table.count(partition)
-        more = first + len(schedules) < total and len(schedules) == limit
-        token = (
-            encode_cursor(Cursor(first + len(schedules), schedules[-1].id)) if more and schedules else None
-        )
-        return Page(items=schedules, total=total, limit=limit, offset=first, next_token=token)
 
     def of_workflow(self, tenant_id: str, workflow_id: str) -> Iterator[Schedule]:
         """Every schedule of one workflow (one GSI3 partition, paged; no scan)."""

@@ -17,13 +17,16 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from orchestration_core.domain import Page
 from orchestration_core.errors import Throttled
-from orchestration_core.pagination import Cursor
+from orchestration_core.pagination import Cursor, encode_cursor
+
+T = TypeVar("T")
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
@@ -204,6 +207,24 @@ class Table:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return items[skip:wanted], first_offset
+
+    def list_page(
+        self,
+        index: int,
+        partition: str,
+        limit: int,
+        position: Cursor | int,
+        start_key: Callable[[str], dict[str, str]],
+        convert: Callable[[dict[str, Any]], T],
+    ) -> Page[T]:
+        """One page of a list, as the API returns it: items, exact total, and a cursor to the rest."""
+        items, first = self.page(index, partition, limit, position, start_key)
+        total = self.count(partition)
+        more = first + len(items) < total and len(items) == limit
+        token = encode_cursor(Cursor(first + len(items), items[-1]["id"])) if more and items else None
+        return Page(
+            items=[convert(i) for i in items], total=total, limit=limit, offset=first, next_token=token
+        )
 
     # -- errors -----------------------------------------------------------------------------------
     @staticmethod

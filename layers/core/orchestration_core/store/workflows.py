@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from orchestration_core.domain import Page, TaskDef, TaskStatus, Workflow, WorkflowStatus
-from orchestration_core.pagination import Cursor, encode_cursor
+from orchestration_core.pagination import Cursor
 from orchestration_core.store.table import ConditionFailed, Table, index_attributes
 
 ENTITY = "workflow"
@@ -111,16 +111,9 @@ class WorkflowStore:
 
     def page(self, tenant_id: str, status: str | None, limit: int, position: Cursor | int) -> Page[Workflow]:
         index, partition = list_partition(tenant_id, status)
-        items, first = self.table.page(
-            index, partition, limit, position, lambda wid: {"PK": _pk(tenant_id, wid), "SK": "WF"}
+        return self.table.list_page(
+            index, partition, limit, position, lambda wid: {"PK": _pk(tenant_id, wid), "SK": "WF"}, from_item
         )
-        workflows = [from_item(i) for i in items]
-        total = self.table.count(partition)
-        more = first + len(workflows) < total and len(workflows) == limit
-        token = (
-            encode_cursor(Cursor(first + len(workflows), workflows[-1].id)) if more and workflows else None
-        )
-        return Page(items=workflows, total=total, limit=limit, offset=first, next_token=token)
 
 
 __all__ = ["ConditionFailed", "WorkflowStore"]
