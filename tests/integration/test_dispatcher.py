@@ -104,6 +104,7 @@ def test_a_due_schedule_starts_one_execution_and_advances(api: Api, tenant: str)
     assert record.trigger == {"type": "schedule", "scheduleId": sc["id"], "scheduledAt": slot}
     ex = wait_for_end(api, execution_id)
     assert ex["status"] == "completed" and ex["parameters"] == {"day": "today"}
+    assert ex["trigger"] == {"type": "schedule", "scheduleId": sc["id"], "scheduledAt": slot}
 
     _, _, after = api.call("GET", f"/schedules/{sc['id']}")
     assert after["lastRunAt"] == slot and after["lastExecutionId"] == execution_id

@@ -48,6 +48,7 @@ def test_etl_chain_passes_results_downstream(api: Api) -> None:
     assert runs["transform"]["result"] == [1, 2, 3]
     assert runs["load"]["result"]["inputs"] == {"transform": [1, 2, 3]}
     assert all(t["status"] == "completed" and t["attempts"] == 1 for t in ex["tasks"])
+    assert ex["trigger"] == {"type": "api"}
     assert_dependencies_respected(ex, tasks)
 
 

@@ -157,6 +157,8 @@ class ExecutionSummary(BaseModel):
     startedAt: str
     completedAt: str | None
     error: ExecutionError | None
+    # What started it: {"type": "api"} or {"type": "schedule", "scheduleId", "scheduledAt"}.
+    trigger: dict[str, Any]
 
     @classmethod
     def of(cls, ex: Execution) -> ExecutionSummary:
@@ -168,6 +170,7 @@ class ExecutionSummary(BaseModel):
             startedAt=ex.started_at,
             completedAt=ex.completed_at,
             error=ExecutionError(**ex.error) if ex.error else None,
+            trigger=ex.trigger or {"type": "api"},
         )
 
 
