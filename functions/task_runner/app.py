@@ -16,5 +16,8 @@ tracer = Tracer()
 @tracer.capture_lambda_handler(capture_response=False)
 @event_parser(model=RunnerEvent)
 def lambda_handler(event: RunnerEvent, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(execution_id=event.executionId, task=event.task, action=event.action)
+    # Per-thread keys: one invocation's execution never labels another's log lines, even where
+    # several invocations share a process (the embedded runtime).
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(execution_id=event.executionId, task=event.task, action=event.action)
     return runner().handle(event)
