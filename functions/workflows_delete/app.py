@@ -11,8 +11,14 @@ app = Resolver()
 
 @app.delete("/workflows/<workflowId>", summary="Delete a workflow")
 def delete_workflow(workflowId: str) -> DeleteResult:
-    workflows.delete_workflow(workflow_store(), app.tenant_id(), workflowId, app.header("If-Match"))
-    schedules.delete_for_workflow(schedule_store(), app.tenant_id(), workflowId)
+    tenant = app.tenant_id()
+    workflows.delete_workflow(
+        workflow_store(),
+        tenant,
+        workflowId,
+        app.header("If-Match"),
+        before_delete=lambda wf: schedules.delete_for_workflow(schedule_store(), tenant, wf.id),
+    )
     return DeleteResult()
 
 

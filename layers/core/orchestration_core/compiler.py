@@ -40,14 +40,17 @@ BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"
 NATIVE_TYPES = frozenset({"wait", "lambda"})
 STATE_MACHINE_PREFIX = "orch-"
 
-# Transient Lambda service errors, retried on every state that calls a function (ASL's
-# defaults: 3 attempts, 1 s, doubling).
+# The task runner's own transient failures (its store throttled or unavailable).
+TRANSIENT_ERROR = "Orchestration.Transient"
+# Transient Lambda service errors and the runner's, retried on every state that calls a
+# function (ASL's defaults: 3 attempts, 1 s, doubling).
 LAMBDA_SERVICE_RETRY: dict[str, Any] = {
     "ErrorEquals": [
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
+        TRANSIENT_ERROR,
     ]
 }
 # Step Functions refuses definitions over 1 MiB (checked before creating a machine).

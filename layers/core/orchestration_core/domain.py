@@ -95,10 +95,15 @@ class Execution:
     error: dict[str, Any] | None = None
     trigger: dict[str, Any] | None = None
     runs: dict[str, TaskRun] = field(default_factory=dict)
+    # The Step Functions execution's name: the id, unless a lost start took that name (then
+    # ``<id>.2``, ...).
+    sfn_name: str = ""
 
     @property
     def sfn_execution_arn(self) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{self.id}"
+        return (
+            self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{self.sfn_name or self.id}"
+        )
 
     def task_runs(self) -> list[TaskRun]:
         """Each task's run in definition order. Once the execution ended, a task that never

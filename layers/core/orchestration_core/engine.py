@@ -18,6 +18,10 @@ class ExecutionMissing(Exception):
     """Step Functions has no execution by that ARN."""
 
 
+class MachineMissing(Exception):
+    """The state machine was deleted (e.g. an operator cleaned up old ``orch-*`` machines)."""
+
+
 class Engine:
     def __init__(self, sfn: Any, role_arn: str) -> None:
         self.sfn = sfn
@@ -53,16 +57,36 @@ class Engine:
         region = self.sfn.meta.region_name
         return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
 
-    def start(self, state_machine_arn: str, execution_id: str, payload: dict[str, Any]) -> None:
-        """Start once: the execution name is the execution id, so a repeated start is a no-op."""
+    def start(self, state_machine_arn: str, execution_id: str, payload: dict[str, Any]) -> bool:
+        """Start once: the execution name is the execution id, so a repeated start is a no-op.
+
+        Returns False when an execution of that name exists but has already ended: a start
+        that failed and went through later, after its record was given up on. Nothing of this
+        record will run under that name.
+        """
         try:
             self.sfn.start_execution(
                 stateMachineArn=state_machine_arn, name=execution_id, input=json.dumps(payload)
             )
+            return True
         except ClientError as err:
-            if err.response["Error"]["Code"] == "ExecutionAlreadyExists":
-                return
+            code = err.response["Error"]["Code"]
+            if code == "ExecutionAlreadyExists":
+                arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_id}"
+                try:
+                    return self.describe(arn).get("status") == "RUNNING"
+                except ExecutionMissing:
+                    return True
+            if code == "StateMachineDoesNotExist":
+                raise MachineMissing(state_machine_arn) from None
             raise _problem(err) from err
+
+    def forget(self, state_machine_arn: str) -> None:
+        """Drop a cached machine (it was deleted behind our back): the next use re-creates it."""
+        with self._lock:
+            for name, arn in list(self._known.items()):
+                if arn == state_machine_arn:
+                    del self._known[name]
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
         try:

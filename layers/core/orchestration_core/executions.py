@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestration_core import clock
 from orchestration_core.compiler import BUILTIN_TYPES, MAX_DEFINITION_BYTES, compile_definition
 from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskStatus, Workflow, WorkflowStatus
-from orchestration_core.engine import Engine, ExecutionMissing
+from orchestration_core.engine import Engine, ExecutionMissing, MachineMissing
 from orchestration_core.errors import Conflict, FieldError, NotFound, ProblemError, Unprocessable
 from orchestration_core.ids import new_id
 from orchestration_core.pagination import resolve_position
@@ -95,11 +95,41 @@ def start_execution(
         _ensure_started(svc, existing)
         return existing
     try:
-        svc.engine.start(machine, ex.id, {"executionId": ex.id, "tenantId": tenant_id})
+        started = _start(svc, definition, machine, ex)
     except ProblemError:
-        svc.executions.delete(ex, idempotency_key)  # nothing started: leave no orphan behind
+        # Nothing may be left behind that never runs: unless the machine did start after all
+        # (an error answer to a start that went through), remove the record and let the client
+        # retry. A record the machine already moved on is kept and returned.
+        with suppress(ExecutionMissing, ProblemError):
+            svc.engine.describe(ex.sfn_execution_arn)
+            return ex
+        try:
+            svc.executions.delete(ex, idempotency_key)
+        except ConditionFailed:
+            return ex
         raise
+    for attempt in range(2, 5):
+        if started:
+            break
+        # A start that failed went through later, after its record was given up on: that
+        # Step Functions execution (which found no record and stopped) holds the name. Run
+        # this record under the next name instead, so the fire is not lost.
+        name = f"{ex.id}.{attempt}"
+        if not svc.executions.rename_run(ex, name):
+            break
+        ex = replace(ex, sfn_name=name)
+        started = _start(svc, definition, machine, ex)
     return ex
+
+
+def _start(svc: Services, definition: dict[str, Any], machine: str, ex: Execution) -> bool:
+    payload = {"executionId": ex.id, "tenantId": ex.tenant_id}
+    name = ex.sfn_name or ex.id
+    try:
+        return svc.engine.start(machine, name, payload)
+    except MachineMissing:
+        svc.engine.forget(machine)
+        return svc.engine.start(svc.engine.ensure_state_machine(definition), name, payload)
 
 
 def _replay(svc: Services, tenant_id: str, workflow_id: str, seen: dict[str, Any]) -> Execution:
@@ -115,7 +145,11 @@ def _replay(svc: Services, tenant_id: str, workflow_id: str, seen: dict[str, Any
 def _ensure_started(svc: Services, ex: Execution) -> None:
     """A replayed request restarts what a crash may have left unstarted (a no-op otherwise)."""
     if ex.status == ExecutionStatus.PENDING:
-        svc.engine.start(ex.state_machine_arn, ex.id, {"executionId": ex.id, "tenantId": ex.tenant_id})
+        # A machine deleted meanwhile cannot be restarted from here; reading the record
+        # reconciles it (ExecutionLost) instead.
+        with suppress(MachineMissing):
+            payload = {"executionId": ex.id, "tenantId": ex.tenant_id}
+            svc.engine.start(ex.state_machine_arn, ex.sfn_name or ex.id, payload)
 
 
 def _custom_functions(svc: Services, wf: Workflow) -> dict[str, str]:

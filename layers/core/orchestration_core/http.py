@@ -51,7 +51,7 @@ def problem_response(err: ProblemError, headers: Mapping[str, str] | None = None
         errors=[{"field": e.field, "message": e.message} for e in err.errors],
     )
     extra = dict(headers or {})
-    if err.status == 429:
+    if err.status in {429, 503}:
         extra.setdefault("Retry-After", "1")
     return Response(
         status_code=err.status, content_type=PROBLEM_JSON, body=body.model_dump_json(), headers=extra

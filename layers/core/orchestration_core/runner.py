@@ -25,8 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from orchestration_core import clock
+from orchestration_core.compiler import TRANSIENT_ERROR
 from orchestration_core.domain import Execution, ExecutionStatus, TaskDef, TaskStatus
 from orchestration_core.engine import Engine
+from orchestration_core.errors import Throttled, Unavailable
 from orchestration_core.store.executions import ExecutionStore
 from orchestration_core.tasktypes import MAX_RESULT_BYTES, TaskError, run_task, task_error
 
@@ -62,6 +64,15 @@ class Runner:
         self.lambdas = lambdas
 
     def handle(self, event: RunnerEvent) -> dict[str, Any]:
+        """Do what the state asks. A transient store error surfaces as ``Orchestration.Transient``,
+        which the compiled states retry like a Lambda service error (every write is conditional,
+        so a repeat is safe)."""
+        try:
+            return self._handle(event)
+        except (Throttled, Unavailable) as err:
+            raise task_error(TRANSIENT_ERROR, err.detail) from None
+
+    def _handle(self, event: RunnerEvent) -> dict[str, Any]:
         ex = self.executions.get(event.tenantId, event.executionId, with_runs=False)
         if ex is None:
             raise ExecutionCancelled(f"execution {event.executionId} has no record")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from orchestration_core import clock
 from orchestration_core.api_models import TaskIn, WorkflowCreate, WorkflowUpdate
@@ -111,12 +112,22 @@ def update_workflow(
     raise Conflict("The workflow is being changed by many writers at once; retry shortly.")
 
 
-def delete_workflow(store: WorkflowStore, tenant_id: str, workflow_id: str, if_match: str | None) -> None:
+def delete_workflow(
+    store: WorkflowStore,
+    tenant_id: str,
+    workflow_id: str,
+    if_match: str | None,
+    before_delete: Callable[[Workflow], object] | None = None,
+) -> None:
+    """Delete after ``before_delete`` (which removes what depends on the workflow) succeeded, so
+    a failure there leaves the workflow in place and the client's retry finishes the job."""
     for attempt in range(_UPDATE_RETRIES):
         if attempt:
             _backoff(attempt)
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
+        if before_delete is not None:
+            before_delete(current)
         try:
             store.delete(current)
             return

@@ -64,6 +64,7 @@ def to_item(ex: Execution) -> dict[str, Any]:
         "error": json.dumps(ex.error) if ex.error else None,
         "trigger": json.dumps(ex.trigger) if ex.trigger else None,
         "stateMachineArn": ex.state_machine_arn,
+        "sfnName": ex.sfn_name or None,
         **index_attributes(memberships(ex.tenant_id, ex.workflow_id, ex.status), ex.id),
     }
 
@@ -82,6 +83,7 @@ def from_item(item: dict[str, Any], runs: dict[str, TaskRun] | None = None) -> E
         parameters=json.loads(item["parameters"]),
         started_at=item["startedAt"],
         state_machine_arn=item["stateMachineArn"],
+        sfn_name=item.get("sfnName", ""),
         completed_at=item.get("completedAt"),
         error=json.loads(item["error"]) if item.get("error") else None,
         trigger=json.loads(item["trigger"]) if item.get("trigger") else None,
@@ -186,6 +188,25 @@ class ExecutionStore:
                     *self.table.counter_ops(
                         memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members
                     ),
+                ]
+            )
+            return True
+        except ConditionFailed:
+            return False
+
+    def rename_run(self, ex: Execution, sfn_name: str) -> bool:
+        """Record another Step Functions name for a still-pending execution."""
+        try:
+            self.table.transact(
+                [
+                    self.table.update_op(
+                        pk(ex.tenant_id, ex.id),
+                        "EX",
+                        "SET sfnName = :n",
+                        {":n": sfn_name, ":pending": ExecutionStatus.PENDING.value},
+                        {"#s": "status"},
+                        "#s = :pending",
+                    )
                 ]
             )
             return True
