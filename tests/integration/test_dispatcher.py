@@ -413,3 +413,66 @@ def test_the_ticker_fires_due_schedules_like_the_rule(runtime: Runtime, api: Api
     assert runs_of(api, wid)["total"] == 1
     assert ticker.ticks >= 1 and time.monotonic() - began < 5
     assert Ticker(runtime).interval == 60  # rate(1 minute) from the template
+
+
+def test_schedules_created_and_deleted_while_ticks_run_stay_consistent(api: Api, tenant: str) -> None:
+    # Given a workflow, and dispatcher ticks running back to back on one thread while other
+    # threads create and delete minute schedules on it
+    wid = workflow(api)
+    first = schedule(api, wid, "* * * * *")
+    base = at(first["nextRunAt"])
+    stop = threading.Event()
+    ticks: list[schedules.DispatchReport] = []
+    created: list[str] = []
+    deleted: list[str] = []
+    lock = threading.Lock()
+
+    def ticker() -> None:
+        minute = 0
+        while not stop.is_set() and minute < 10:
+            ticks.append(dispatch(base + timedelta(minutes=minute, seconds=1), workers=2))
+            minute += 1
+
+    def churn(worker: int) -> None:
+        for i in range(12):
+            status, _, sc = api.call(
+                "POST",
+                "/schedules",
+                {"workflowId": wid, "cronExpression": "* * * * *", "parameters": {"w": worker}},
+            )
+            assert status == 201, sc
+            with lock:
+                created.append(sc["id"])
+            if i % 2:
+                assert api.call("DELETE", f"/schedules/{sc['id']}")[0] == 200
+                with lock:
+                    deleted.append(sc["id"])
+
+    threads = [threading.Thread(target=ticker)] + [
+        threading.Thread(target=churn, args=(w,)) for w in range(3)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads[1:]:
+        th.join(120)
+    stop.set()
+    threads[0].join(120)
+
+    # Then nothing failed, every live schedule is listed exactly once with an exact total,
+    # deleted ones are gone, and no (schedule, slot) ever started twice
+    assert all(r.failed == 0 and r.lost == 0 for r in ticks)
+    live = {first["id"], *created} - set(deleted)
+    listing = api.call("GET", "/schedules", query=f"workflowId={wid}&limit=100")[2]
+    assert listing["total"] == len(live)
+    assert {s["id"] for s in listing["schedules"]} == live
+    for sid in deleted:
+        assert api.call("GET", f"/schedules/{sid}")[0] == 404
+    ids: list[str] = []
+    query = f"workflowId={wid}&limit=100"
+    while True:
+        page = api.call("GET", "/executions", query=query)[2]
+        ids += [e["id"] for e in page["executions"]]
+        if not page["nextToken"]:
+            break
+        query = f"workflowId={wid}&limit=100&nextToken={page['nextToken']}"
+    assert len(ids) == len(set(ids)) == page["total"] == sum(r.started for r in ticks)
