@@ -458,9 +458,10 @@ def test_schedules_created_and_deleted_while_ticks_run_stay_consistent(api: Api,
     stop.set()
     threads[0].join(120)
 
-    # Then nothing failed, every live schedule is listed exactly once with an exact total,
-    # deleted ones are gone, and no (schedule, slot) ever started twice
-    assert all(r.failed == 0 and r.lost == 0 for r in ticks)
+    # Then no fire failed (a claim may lose to a concurrent delete: counted as lost), every live
+    # schedule is listed exactly once with an exact total, deleted ones are gone, and no
+    # (schedule, slot) ever started twice
+    assert all(r.failed == 0 for r in ticks), [r.as_dict() for r in ticks]
     live = {first["id"], *created} - set(deleted)
     listing = api.call("GET", "/schedules", query=f"workflowId={wid}&limit=100")[2]
     assert listing["total"] == len(live)

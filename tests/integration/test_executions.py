@@ -330,3 +330,41 @@ def test_a_workflow_too_large_for_step_functions_is_refused_before_anything_star
     assert status == 422
     assert "Step Functions accepts at most 1,048,576" in problem["detail"]
     assert api.call("GET", "/executions", query=f"workflowId={wf['id']}")[2]["total"] == 0
+
+
+def test_a_500_task_fan_out_and_in_runs_to_completion(api: Api) -> None:
+    # The widest graph the API accepts: one root, 498 tasks side by side, one join.
+    tasks = [{"name": "root", "type": "noop"}]
+    tasks += [{"name": f"w{i}", "type": "noop", "dependsOn": ["root"]} for i in range(498)]
+    tasks += [{"name": "join", "type": "noop", "dependsOn": [f"w{i}" for i in range(498)]}]
+    ex = run(api, tasks, timeout=240)
+    assert ex["status"] == "completed", ex.get("error")
+    runs = by_name(ex)
+    assert all(t["status"] == "completed" for t in ex["tasks"])
+    assert runs["join"]["startedAt"] >= max(runs[f"w{i}"]["completedAt"] for i in range(498))
+    assert len(runs["join"]["result"]["inputs"]) == 498
+
+
+def test_a_long_chain_runs_in_order(api: Api) -> None:
+    tasks = [
+        {
+            "name": f"c{i}",
+            "type": "transform",
+            "config": {"expression": "parameters"},
+            "dependsOn": [f"c{i - 1}"] if i else [],
+        }
+        for i in range(150)
+    ]
+    ex = run(api, tasks, timeout=240)
+    assert ex["status"] == "completed", ex.get("error")
+    assert_dependencies_respected(ex, tasks)
+
+
+def test_a_result_nested_too_deep_fails_its_task_not_the_api(api: Api) -> None:
+    # Each noop returns its input, which holds its dependency's result: a chain of noops nests
+    # two levels deeper per task. Past the limit the task fails clearly; reads keep working.
+    tasks = [{"name": f"n{i}", "type": "noop", "dependsOn": [f"n{i - 1}"] if i else []} for i in range(40)]
+    ex = run(api, tasks)
+    assert ex["status"] == "failed"
+    assert ex["error"]["error"] == "ResultTooDeep"
+    assert api.call("GET", "/executions", query=f"workflowId={ex['workflowId']}")[0] == 200

@@ -150,6 +150,15 @@ def test_validation_errors_are_problem_json_with_paths(api: Api) -> None:
     assert status == 400 and problem["detail"] == "The request body is not valid JSON."
     status, _, problem = api.call("POST", "/workflows", raw=b"x" * (256 * 1024 + 1))
     assert status == 413 and problem["status"] == 413
+    nested: dict = {}
+    for _ in range(70):
+        nested = {"n": nested}
+    status, _, problem = api.call(
+        "POST", "/workflows", {**ETL, "tasks": [{"name": "a", "type": "noop", "config": nested}]}
+    )
+    assert status == 400 and problem["errors"] == [
+        {"field": "body", "message": "is nested deeper than 64 levels"}
+    ]
 
 
 def test_unknown_key_and_missing_key_are_401_not_404(runtime, api: Api) -> None:

@@ -37,3 +37,15 @@ def test_unknown_fields_and_missing_fields_read_plainly() -> None:
         ("x", "unknown field"),
         ("tasks", "field required"),
     ]
+
+
+def test_json_depth() -> None:
+    from orchestration_core.limits import json_depth
+
+    assert json_depth(1) == 0
+    assert json_depth({}) == 1
+    assert json_depth({"a": [1, {"b": []}]}) == 4
+    deep: object = 0
+    for _ in range(5000):
+        deep = [deep]
+    assert json_depth(deep) == 5000

@@ -27,6 +27,7 @@ from orchestration_core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from orchestration_core.limits import MAX_JSON_DEPTH, json_depth
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:orchestration:problem:"
@@ -151,10 +152,13 @@ def _json_event(event: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     try:
         text = raw.decode("utf-8")
-        json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         reason = "is not UTF-8" if isinstance(err, UnicodeDecodeError) else "is not valid JSON"
         raise ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)]) from None
+    if json_depth(document) > MAX_JSON_DEPTH:
+        reason = f"is nested deeper than {MAX_JSON_DEPTH} levels"
+        raise ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)])
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     return {

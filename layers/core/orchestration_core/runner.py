@@ -29,6 +29,7 @@ from orchestration_core.compiler import TRANSIENT_ERROR
 from orchestration_core.domain import Execution, ExecutionStatus, TaskDef, TaskStatus
 from orchestration_core.engine import Engine
 from orchestration_core.errors import Throttled, Unavailable
+from orchestration_core.limits import MAX_JSON_DEPTH, json_depth
 from orchestration_core.store.executions import ExecutionStore
 from orchestration_core.tasktypes import MAX_RESULT_BYTES, TaskError, run_task, task_error
 
@@ -194,6 +195,10 @@ class Runner:
         self._complete(ex, task, result, event.attempt + 1, event.notify)
 
     def _complete(self, ex: Execution, task: TaskDef, result: Any, attempts: int, notify: list[str]) -> None:
+        if json_depth(result) > MAX_JSON_DEPTH:
+            raise task_error(
+                "ResultTooDeep", f"the task's result is nested deeper than {MAX_JSON_DEPTH} levels"
+            )
         encoded = json.dumps(result, separators=(",", ":"), default=str)
         if len(encoded.encode()) > MAX_RESULT_BYTES:
             raise task_error("ResultTooLarge", f"the task's result is larger than {MAX_RESULT_BYTES} bytes")
