@@ -90,6 +90,18 @@ def tenant() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(autouse=True)
+def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
+    """Leave no schedule of the test's tenant behind: the due index is shared by the session."""
+    yield
+    from orchestration_core.schedule_services import schedule_store
+
+    store = schedule_store()
+    while page := store.page(tenant, None, 100, 0).items:
+        for sc in page:
+            store.delete(sc)
+
+
 @pytest.fixture
 def api(runtime: Runtime, tenant: str) -> Api:
     plaintext, _ = runtime.key_store().create(tenant, "test")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,16 +27,6 @@ NOOP = {
 
 class Crash(BaseException):
     """The dispatcher process dying (not an error it could catch and record)."""
-
-
-@pytest.fixture(autouse=True)
-def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
-    """Leave no schedule behind: the due index is shared by every test of the session."""
-    yield
-    store = schedule_store()
-    while page := store.page(tenant, None, 100, 0).items:
-        for sc in page:
-            store.delete(sc)
 
 
 def workflow(api: Api, body: dict | None = None, **changes: object) -> str:

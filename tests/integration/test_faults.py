@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -127,16 +127,6 @@ def transition_to(tenant: str, status: str) -> Callable[[dict[str, Any]], bool]:
         return False
 
     return match
-
-
-@pytest.fixture(autouse=True)
-def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
-    """The due index is shared by the session's tests: leave none of ours behind."""
-    yield
-    store = schedule_store()
-    while page := store.page(tenant, None, 100, 0).items:
-        for sc in page:
-            store.delete(sc)
 
 
 # -- observations ----------------------------------------------------------------------------------------

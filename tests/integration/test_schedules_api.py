@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from orchestration_core import clock, cron
-from orchestration_core.schedule_services import schedule_store
 
-from orchestration_local.runtime import Runtime
 from tests.integration.conftest import ETL, Api
 
 SEED_FIELDS = {"id", "workflowId", "cronExpression", "timezone", "nextRunAt", "createdAt"}
-
-
-@pytest.fixture(autouse=True)
-def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
-    """Leave no schedule behind: the due index is shared by every test of the session."""
-    yield
-    store = schedule_store()
-    while page := store.page(tenant, None, 100, 0).items:
-        for sc in page:
-            store.delete(sc)
 
 
 def workflow(api: Api, **changes: object) -> dict:

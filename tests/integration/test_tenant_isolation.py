@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from orchestration_core import services
-from orchestration_core.schedule_services import schedule_store
 
 from orchestration_local.runtime import Runtime, find_template
 from orchestration_local.template import Route, load_template
@@ -282,16 +281,6 @@ CASES: dict[tuple[str, str], Case] = {
 
 def route_id(route: Route) -> str:
     return f"{route.method} {route.path}"
-
-
-@pytest.fixture(autouse=True)
-def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
-    """The due index is shared with the dispatcher tests: leave none of the owner's schedules."""
-    yield
-    store = schedule_store()
-    while page := store.page(tenant, None, 100, 0).items:
-        for sc in page:
-            store.delete(sc)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=route_id)

@@ -15,4 +15,5 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, region_name=get_settings().aws_region, config=_CONFIG)
+    make: Any = boto3.client  # the service is a runtime string; typed stubs want a literal
+    return make(service, region_name=get_settings().aws_region, config=_CONFIG)
