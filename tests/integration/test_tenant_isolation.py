@@ -188,11 +188,13 @@ def _start_running(owner: Api, ids: dict[str, str]) -> None:
     status, _, wf = owner.call(
         "POST",
         "/workflows",
-        {"name": "slow", "tasks": [{"name": "s", "type": "sleep", "config": {"seconds": 2}}]},
+        # Long enough to still be running after the other tenant's attempts on a loaded machine.
+        {"name": "slow", "tasks": [{"name": "s", "type": "sleep", "config": {"seconds": 6}}]},
     )
     assert status == 201
     ids["running"] = owner.call("POST", f"/workflows/{wf['id']}/execute")[2]["executionId"]
-    for _ in range(200):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         detail = owner.call("GET", f"/executions/{ids['running']}")[2]
         if detail["status"] == "running" and detail["tasks"][0]["status"] == "running":
             return
