@@ -24,11 +24,7 @@ import argparse
 import http.client
 import itertools
 import json
-import os
-import queue
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bench._util import REPO, environment, percentile, table, write_results
+from bench._util import REPO, DevServer, environment, percentile, table, write_results
 
 CONCURRENCY = (1, 4)
 
@@ -118,98 +114,12 @@ class Client:
         self.conn.close()
 
 
-# ---------------------------------------------------------------------------------------- server
-class EmbeddedRuntime:
-    """``orchestration dev`` as a subprocess, started and stopped like a user would."""
-
-    def __init__(self, data_dir: Path, api_key: str, log_path: Path) -> None:
-        self.data_dir = data_dir
-        self.api_key = api_key
-        self.log_path = log_path
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.ready_seconds = float("nan")
-        self.stop_seconds = float("nan")
-        self.exit_code: int | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
-
-    def start(self, timeout: float = 120.0) -> None:
-        exe = Path(sys.executable).with_name("orchestration")
-        cmd = [
-            str(exe),
-            "dev",
-            "--port",
-            "0",
-            "--data-dir",
-            str(self.data_dir),
-            "--quiet",
-            "--api-key",
-            self.api_key,
-        ]
-        started = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO)
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = started + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.1, deadline - time.perf_counter()))
-            except queue.Empty:
-                line = ""
-            if line is None or time.perf_counter() > deadline:
-                self.stop()
-                raise RuntimeError(f"embedded runtime did not start; see {self.log_path}")
-            if "Orchestration API" in line and "http://" in line:
-                self.url = line[line.index("http://") :].split()[0]
-                self.ready_seconds = time.perf_counter() - started
-                return
-
-    def _drain(self) -> None:
-        assert self.proc is not None
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux; nan elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        started = time.perf_counter()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.stop_seconds = time.perf_counter() - started
-        self.exit_code = self.proc.returncode
-        if self.exit_code != 0:
-            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            print(
-                f"  ! embedded runtime exited with {self.exit_code} on SIGTERM: {' / '.join(tail)}",
-                file=sys.stderr,
-            )
-
-
 # ---------------------------------------------------------------------------------------- measuring
 RequestFn = Callable[[Client, int], tuple[int, bytes]]
 
 
 def measure(
-    server: EmbeddedRuntime,
+    server: DevServer,
     name: str,
     concurrency: int,
     fn: RequestFn,
@@ -274,7 +184,7 @@ def measure(
     }
 
 
-def seed(server: EmbeddedRuntime, count: int, profile: Profile) -> dict[str, Any]:
+def seed(server: DevServer, count: int, profile: Profile) -> dict[str, Any]:
     """POST ``count`` diamond workflows from several threads; the rate overall and per block."""
     if count <= 0:
         return {"workflows": 0, "threads": 0, "seconds": 0.0, "rate": float("nan"), "block": 0, "blocks": []}
@@ -335,11 +245,10 @@ def seed(server: EmbeddedRuntime, count: int, profile: Profile) -> dict[str, Any
 
 def http_benchmarks(profile: Profile, workdir: Path) -> dict[str, Any]:
     api_key = "orch_" + secrets.token_urlsafe(32)
-    data_dir = workdir / "data"
-    log_path = workdir / "server.log"
-    out: dict[str, Any] = {"measurements": [], "server_log": str(log_path)}
+    server = DevServer(workdir, api_key)
+    data_dir = server.data_dir
+    out: dict[str, Any] = {"measurements": [], "server_log": str(server.stderr_path)}
     rows = out["measurements"]
-    server = EmbeddedRuntime(data_dir, api_key, log_path)
     server.start()
     try:
         out["startup_seconds_empty"] = server.ready_seconds
@@ -384,7 +293,7 @@ def http_benchmarks(profile: Profile, workdir: Path) -> dict[str, Any]:
             t0 = time.perf_counter()
             out["seed_data_dir"] = seed_data_dir(data_dir, template_id, missing - 1)
             out["seed_data_dir"]["seconds"] = round(time.perf_counter() - t0, 2)
-            server = EmbeddedRuntime(data_dir, api_key, log_path)
+            server = DevServer(workdir, api_key)
             server.start()
             out["startup_seconds_with_data"] = server.ready_seconds
             admin = Client(server.url, api_key)
@@ -441,7 +350,7 @@ def http_benchmarks(profile: Profile, workdir: Path) -> dict[str, Any]:
 
 def _run(
     rows: list[dict[str, Any]],
-    server: EmbeddedRuntime,
+    server: DevServer,
     name: str,
     conc: int,
     fn: RequestFn,
@@ -672,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ! in-process breakdown skipped: {err!r}", file=sys.stderr)
             breakdown = []
         if any(r["errors"] for r in http["measurements"]):
-            print((workdir / "server.log").read_text()[-3000:], file=sys.stderr)
+            print(DevServer(workdir, "").log_tail(), file=sys.stderr)
 
     rows = http["measurements"]
     get_c = {r["concurrency"]: r for r in rows if r["name"].startswith("GET /workflows/{id} (few")}
