@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 
 from orchestration_core import clock
@@ -13,14 +11,10 @@ from orchestration_core.domain import Page, TaskDef, Workflow, WorkflowStatus
 from orchestration_core.errors import Conflict, NotFound, PreconditionFailed
 from orchestration_core.ids import new_id
 from orchestration_core.pagination import resolve_position
+from orchestration_core.store.table import backoff
 from orchestration_core.store.workflows import ConditionFailed, WorkflowStore
 
 _UPDATE_RETRIES = 12
-
-
-def _backoff(attempt: int) -> None:
-    """Jittered pause before re-reading after a lost conditional write (spreads racing writers)."""
-    time.sleep(random.uniform(0, min(0.2, 0.004 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
 def _task_defs(tasks: list[TaskIn]) -> tuple[TaskDef, ...]:
@@ -86,7 +80,7 @@ def update_workflow(
     tasks = _task_defs(request.tasks) if request.tasks is not None else None
     for attempt in range(_UPDATE_RETRIES):
         if attempt:
-            _backoff(attempt)
+            backoff(attempt)
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         changes: dict[str, object] = {"revision": current.revision + 1, "updated_at": clock.now_iso()}
@@ -123,7 +117,7 @@ def delete_workflow(
     a failure there leaves the workflow in place and the client's retry finishes the job."""
     for attempt in range(_UPDATE_RETRIES):
         if attempt:
-            _backoff(attempt)
+            backoff(attempt)
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         if before_delete is not None:

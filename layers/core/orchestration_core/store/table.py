@@ -35,6 +35,11 @@ MAX_INDEXES = 4
 _TRANSACTION_RETRIES = 8
 
 
+def backoff(attempt: int) -> None:
+    """Jittered pause before retrying a write that lost a race (spreads racing writers)."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
 class ConditionFailed(Exception):
     """A conditional write lost: ``index`` is the position of the operation that failed."""
 
@@ -144,7 +149,7 @@ class Table:
                     raise ConditionFailed(codes.index("ConditionalCheckFailed")) from None
                 if attempt == _TRANSACTION_RETRIES - 1:
                     raise Throttled("The store is busy with conflicting writes; retry shortly.") from None
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not crypto
+                backoff(attempt)
 
     def _single(self, op: dict[str, Any]) -> None:
         ((kind, body),) = op.items()
