@@ -457,12 +457,16 @@ def test_schedules_created_and_deleted_while_ticks_run_stay_consistent(api: Api,
     assert {s["id"] for s in listing["schedules"]} == live
     for sid in deleted:
         assert api.call("GET", f"/schedules/{sid}")[0] == 404
-    ids: list[str] = []
+    fires: list[tuple[str, str]] = []
     query = f"workflowId={wid}&limit=100"
     while True:
         page = api.call("GET", "/executions", query=query)[2]
-        ids += [e["id"] for e in page["executions"]]
+        fires += [(e["trigger"]["scheduleId"], e["trigger"]["scheduledAt"]) for e in page["executions"]]
         if not page["nextToken"]:
             break
         query = f"workflowId={wid}&limit=100&nextToken={page['nextToken']}"
-    assert len(ids) == len(set(ids)) == page["total"] == sum(r.started for r in ticks)
+    # Each execution is one (schedule, slot) of this test's schedules, none twice. (A schedule
+    # deleted right after its fire started keeps that execution, and the tick then has no
+    # schedule left to record the outcome on, so report counts are not compared.)
+    assert len(fires) == len(set(fires)) == page["total"] > 0
+    assert {sid for sid, _ in fires} <= {first["id"], *created}
