@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -104,9 +105,10 @@ class Resolver(APIGatewayRestResolver):
         self.exception_handler(Exception)(self._on_unexpected)
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Check the body before Powertools sees it: size (413), then UTF-8 JSON that Python's
-        decoder can hold (400, never a 500 for NaN, deep nesting or 5,000-digit numbers). The
-        API speaks JSON only, so a body is read as JSON whatever Content-Type says."""
+        """Check the body before Powertools sees it: size (413), then a UTF-8 JSON object that
+        Python's decoder can hold (400, never a 500 for NaN, deep nesting or 5,000-digit numbers;
+        never an array read as its first element; never 1e999 stored as inf or null). The API
+        speaks JSON only, so a body is read as JSON whatever Content-Type says."""
         try:
             event = _json_event(event, get_settings().max_body_bytes)
         except ProblemError as err:
@@ -143,6 +145,31 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _NumberOverflow(ValueError):
+    """A JSON number that does not fit a double (``1e999``): refused, never stored as inf or null."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberOverflow(text)
+    return value
+
+
+def _finite_int(text: str) -> int:
+    value = int(text)
+    if len(text) > 300:  # only integers this long can exceed a double's range (~1.8e308)
+        try:
+            float(value)
+        except OverflowError:
+            raise _NumberOverflow(text[:20]) from None
+    return value
+
+
+def _refuse(reason: str) -> ValidationFailed:
+    return ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)])
+
+
 def _json_event(event: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
     body = event.get("body")
     if body is None or body == "":
@@ -152,13 +179,20 @@ def _json_event(event: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        reason = "is not UTF-8" if isinstance(err, UnicodeDecodeError) else "is not valid JSON"
-        raise ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)]) from None
+        document = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_int
+        )
+    except UnicodeDecodeError:
+        raise _refuse("is not UTF-8") from None
+    except _NumberOverflow:
+        raise _refuse("holds a number that does not fit a double (e.g. 1e999)") from None
+    except (ValueError, RecursionError):
+        raise _refuse("is not valid JSON") from None
+    if not isinstance(document, dict):
+        # Powertools would read an array as its first element and hand null to optional bodies.
+        raise _refuse(f"must be a JSON object, not {_json_kind(document)}")
     if json_depth(document) > MAX_JSON_DEPTH:
-        reason = f"is nested deeper than {MAX_JSON_DEPTH} levels"
-        raise ValidationFailed(f"The request body {reason}.", [FieldError("body", reason)])
+        raise _refuse(f"is nested deeper than {MAX_JSON_DEPTH} levels")
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     return {
@@ -168,6 +202,18 @@ def _json_event(event: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
         "headers": {**headers, "Content-Type": "application/json"},
         "multiValueHeaders": {**multi, "Content-Type": ["application/json"]},
     }
+
+
+def _json_kind(document: Any) -> str:
+    if document is None:
+        return "null"
+    if isinstance(document, list):
+        return "an array"
+    if isinstance(document, str):
+        return "a string"
+    if isinstance(document, bool):
+        return "a boolean"
+    return "a number"
 
 
 def api_handler(app: Resolver) -> Any:
