@@ -370,48 +370,45 @@ def seed_data_dir(data_dir: Path, template_id: str, count: int) -> dict[str, Any
 
     Seeding 10,000 workflows over HTTP takes hours in the embedded runtime (every write costs
     O(stored items), see README), so the rest is written the way the runtime itself keeps its
-    data between runs: the saved table (DynamoDB JSON lines) in the data directory, loaded at
-    start. Nothing about the item layout is assumed beyond what the stored template shows:
+    data between runs: its snapshot (DynamoDB JSON, one item a line) in the data directory,
+    loaded at start. Nothing about the item layout is assumed beyond what the stored template shows:
     every item mentioning the template's id is copied with a new, older id (ids sort by
     creation time) and a new name, and the counter items of the list partitions the template
     belongs to (``COUNT#<GSInPK value>``) are raised by ``count``.
     """
     from orchestration_core.ids import new_id
 
-    files = [p for p in sorted((data_dir / "dynamodb").glob("*.jsonl")) if template_id in p.read_text()]
-    if len(files) != 1:
-        raise RuntimeError(f"expected one saved table holding {template_id}, found {files}")
-    path = files[0]
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    from orchestration_local.durability import read_snapshot, rewrite_snapshot
+
+    path, entries = read_snapshot(data_dir / "dynamodb")
+    lines = [json.dumps(entry, separators=(",", ":")) for entry in entries]
     templates = [line for line in lines if template_id in line]
+    if not templates:
+        raise RuntimeError(f"no saved item holds {template_id}")
     partitions: set[str] = set()
     for line in templates:
-        item = json.loads(line)
+        item = json.loads(line)["i"]
         partitions.update(
             v["S"] for k, v in item.items() if k.startswith("GSI") and k.endswith("PK") and "S" in v
         )
     name_json = json.dumps(SEED_TEMPLATE_NAME)
     oldest_ms = int(time.time() * 1000) - 86_400_000 - count  # a day ago, one millisecond apart
     counters = 0
-    with path.open("w") as out:
-        for line in lines:
-            item = json.loads(line)
-            pk = item.get("PK", {}).get("S", "")
-            if (
-                pk.startswith("COUNT#")
-                and pk.removeprefix("COUNT#") in partitions
-                and "N" in item.get("n", {})
-            ):
-                item["n"]["N"] = str(int(item["n"]["N"]) + count)
-                counters += 1
-                line = json.dumps(item, separators=(",", ":"))
-            out.write(line + "\n")
-        for i in range(count):
-            new = new_id("wf", oldest_ms + i)
-            for line in templates:
-                out.write(
-                    line.replace(template_id, new).replace(name_json, json.dumps(f"seed-{i:05d}")) + "\n"
-                )
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        item = entry["i"]
+        pk = item.get("PK", {}).get("S", "")
+        if pk.startswith("COUNT#") and pk.removeprefix("COUNT#") in partitions and "N" in item.get("n", {}):
+            item["n"]["N"] = str(int(item["n"]["N"]) + count)
+            counters += 1
+        out.append(entry)
+    for i in range(count):
+        new = new_id("wf", oldest_ms + i)
+        for line in templates:
+            out.append(
+                json.loads(line.replace(template_id, new).replace(name_json, json.dumps(f"seed-{i:05d}")))
+            )
+    rewrite_snapshot(path, out)
     return {"workflows": count, "items_per_workflow": len(templates), "counters_raised": counters}
 
 

@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         runtime = Runtime(data_dir)
         print(f"runtime with {args.stored:,} workflows loaded in {time.perf_counter() - started:.1f}s")
-        snapshots = runtime.snapshots
-        if snapshots is not None:  # no background saves while profiling; one is profiled on its own below
-            snapshots._stop.set()
+        store = runtime.store
         try:
             total = call(runtime, "GET", "/workflows?limit=1")["total"]
             deep = max(50, (int(total * 0.9) // 50) * 50)
@@ -136,10 +134,9 @@ def main(argv: list[str] | None = None) -> int:
                 2,
                 args.top,
             )
-            if snapshots is not None:
-                profile_call("snapshot save (whole table)", snapshots.save, 1, args.top)
+            if store is not None:
+                profile_call("snapshot (whole store)", store.snapshot, 1, args.top)
         finally:
-            runtime.snapshots = None  # saved above; skip the save on close
             runtime.close()
     return 0
 

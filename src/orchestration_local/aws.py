@@ -12,8 +12,17 @@ working):
   touches, once per operation: 2 s and ~26 MB per write with 5,000 items stored), and moto's
   registry of every model instance ever created (kept for its dashboard) is emptied now and
   then, so a long-running server neither slows down nor grows with each write.
-- Writes mark the data dirty; a background thread snapshots the tables to the data directory,
-  and the snapshot is loaded back at start, so a restart keeps what was stored.
+- Every successful write is journaled before it is answered (orchestration_local/durability.py
+  keeps the files): inside the lock, the wrapper of ``DynamoHandler.call_action`` reads the
+  request (``self.body``), the table's key schema (``DynamoDBBackend.get_table``,
+  ``Table.hash_key_attr``/``range_key_attr``), the before- and after-images of every item it
+  touches (``DynamoHandler.dynamodb_backend``, ``DynamoDBBackend.get_item`` and
+  ``Item.to_json()["Attributes"]``), and appends one record. If the record cannot be written,
+  the before-images are put back (``DynamoDBBackend.put_item``/``delete_item``) and the call
+  answers ``PersistenceUnavailable`` (a 400 botocore does not retry; the core answers 503).
+- At start, the last snapshot and the journal after it are written straight into moto's
+  backend (``moto.dynamodb.models.dynamodb_backends[moto.core.models.DEFAULT_ACCOUNT_ID][region]``,
+  ``put_item``/``delete_item``): no boto3 call per item.
 """
 
 from __future__ import annotations
@@ -23,19 +32,20 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from orchestration_local import durability
+
 REGION = "us-east-1"
 WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 _dynamodb_lock = threading.RLock()
-_dirty = threading.Event()
 _installed = False
+log = logging.getLogger("orchestration.store")
 
 
 def set_local_environment() -> None:
@@ -49,7 +59,7 @@ def set_local_environment() -> None:
 
 
 def install_hooks() -> None:
-    """Serialise moto's DynamoDB and track writes. Idempotent."""
+    """Serialise moto's DynamoDB and journal its writes (when a store is attached). Idempotent."""
     global _installed
     if _installed:
         return
@@ -58,16 +68,148 @@ def install_hooks() -> None:
     original: Callable[[Any], Any] = DynamoHandler.call_action
 
     def call_action(self: Any) -> Any:
-        with _dynamodb_lock:
-            result = original(self)
-        if self._get_action() in WRITE_ACTIONS:
-            _dirty.set()
-        return result
+        store = _store
+        action = self._get_action()
+        if store is None or action not in WRITE_ACTIONS:
+            with _dynamodb_lock:
+                return original(self)
+        return _journaled_call(self, original, store, action)
 
     call_action.__wrapped__ = original  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _install_transaction_hook()
     _installed = True
+
+
+# -- the journal --------------------------------------------------------------------------------
+_store: durability.Store | None = None
+PERSISTENCE_ERROR = "PersistenceUnavailable"
+
+
+def attach_store(store: durability.Store | None) -> None:
+    """Journal every DynamoDB write of this process to ``store`` (None: keep nothing)."""
+    global _store
+    _store = store
+
+
+def _error_response(code: str, message: str) -> tuple[int, dict[str, str], str]:
+    """An error botocore does not retry (a 4xx with a code of its own): the core maps it to 503."""
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    return 400, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}, body
+
+
+def _backend() -> Any:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+
+
+def _key_of(backend: Any, table: str, item: dict[str, Any]) -> dict[str, Any]:
+    schema = backend.get_table(table)
+    key = {schema.hash_key_attr: item[schema.hash_key_attr]}
+    if schema.range_key_attr is not None:
+        key[schema.range_key_attr] = item[schema.range_key_attr]
+    return key
+
+
+def _touched(backend: Any, action: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key) of every item a write request may change (ConditionChecks change nothing)."""
+    pairs: list[tuple[str, dict[str, Any]]] = []
+    if action == "PutItem":
+        pairs.append((request["TableName"], _key_of(backend, request["TableName"], request["Item"])))
+    elif action in {"UpdateItem", "DeleteItem"}:
+        pairs.append((request["TableName"], request["Key"]))
+    elif action == "BatchWriteItem":
+        for table, writes in request["RequestItems"].items():
+            for write in writes:
+                if "PutRequest" in write:
+                    pairs.append((table, _key_of(backend, table, write["PutRequest"]["Item"])))
+                else:
+                    pairs.append((table, write["DeleteRequest"]["Key"]))
+    elif action == "TransactWriteItems":
+        for entry in request["TransactItems"]:
+            ((kind, op),) = entry.items()
+            if kind == "Put":
+                pairs.append((op["TableName"], _key_of(backend, op["TableName"], op["Item"])))
+            elif kind in {"Update", "Delete"}:
+                pairs.append((op["TableName"], op["Key"]))
+    unique: dict[str, tuple[str, dict[str, Any]]] = {}
+    for table, key in pairs:
+        unique.setdefault(table + "\0" + durability.canonical(key), (table, key))
+    return list(unique.values())
+
+
+def _image(backend: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    item = backend.get_item(table, key)
+    return None if item is None else item.to_json()["Attributes"]
+
+
+def _restore(backend: Any, images: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
+    for table, key, item in images:
+        if item is None:
+            backend.delete_item(table, key)
+        else:
+            backend.put_item(table, item)
+
+
+def _journaled_call(
+    handler: Any, original: Callable[[Any], Any], store: durability.Store, action: str
+) -> Any:
+    with _dynamodb_lock:
+        if not store.writable():
+            return _error_response(PERSISTENCE_ERROR, f"The store cannot keep writes: {store.failure}")
+        backend = handler.dynamodb_backend
+        try:
+            touched = [
+                (table, key)
+                for table, key in _touched(backend, action, json.loads(handler.body))
+                if table in backend.tables
+            ]
+            before = [(table, key, _image(backend, table, key)) for table, key in touched]
+        except Exception:  # noqa: BLE001 - a malformed request: moto answers it, nothing is written
+            result = original(handler)
+            if result[0] == 200:  # never: a write it accepted would not be journaled
+                log.error("a %s was applied but its keys could not be read; not journaled", action)
+            return result
+        result = original(handler)
+        if result[0] != 200 or not touched:
+            return result
+        after = [(table, key, _image(backend, table, key)) for table, key in touched]
+        try:
+            seq = store.commit(after)
+        except durability.PersistenceUnavailable as err:
+            _restore(backend, before)  # memory stays what is on disk
+            return _error_response(PERSISTENCE_ERROR, f"The store cannot keep writes: {err}")
+    if not store.wait_durable(seq):
+        return _error_response(PERSISTENCE_ERROR, f"The store cannot keep writes: {store.failure}")
+    return result
+
+
+def _apply(table: str, key: dict[str, Any], item: dict[str, Any] | None) -> None:
+    """Write one item straight into moto's backend (start-up replay: no boto3 per item)."""
+    backend = _backend()
+    if table not in backend.tables:
+        return
+    if item is None:
+        backend.delete_item(table, key)
+    else:
+        backend.put_item(table, item)
+
+
+def open_store(directory: Path) -> tuple[durability.Store, durability.LoadReport]:
+    """Load ``directory`` into moto (last snapshot + journal) and journal every write from now on."""
+    backend = _backend()
+    store = durability.Store(
+        directory,
+        _dynamodb_lock,
+        _apply,
+        lambda table, item: _key_of(backend, table, item),
+    )
+    report = store.open()
+    attach_store(store)
+    store.start()
+    return store, report
 
 
 _writes = 0
@@ -269,72 +411,3 @@ def create_tables(tables: dict[str, dict[str, Any]], names: dict[str, str]) -> N
     for logical_id, props in tables.items():
         if names[logical_id] not in existing:
             client.create_table(**create_table_request(props, names[logical_id]))
-
-
-class Snapshots:
-    """Tables saved as JSON lines (DynamoDB's own attribute-value format) in ``directory``."""
-
-    def __init__(self, directory: Path, table_names: list[str]) -> None:
-        self.directory = directory
-        self.table_names = table_names
-        self.client = boto3.client("dynamodb", region_name=REGION)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._save_lock = threading.Lock()
-
-    def load(self) -> int:
-        count = 0
-        for name in self.table_names:
-            path = self.directory / f"{name}.jsonl"
-            if not path.exists():
-                continue
-            batch: list[dict[str, Any]] = []
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    batch.append({"PutRequest": {"Item": json.loads(line)}})
-                if len(batch) == 25:
-                    self._write(name, batch)
-                    count += len(batch)
-                    batch = []
-            if batch:
-                self._write(name, batch)
-                count += len(batch)
-        _dirty.clear()
-        return count
-
-    def _write(self, table: str, batch: list[dict[str, Any]]) -> None:
-        request: dict[str, Any] = {table: batch}
-        while request:
-            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-
-    def save(self) -> None:
-        """Write every table to ``<name>.jsonl`` atomically (one save at a time)."""
-        with self._save_lock:
-            _dirty.clear()
-            self.directory.mkdir(parents=True, exist_ok=True)
-            for name in self.table_names:
-                tmp = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-                with tmp.open("w") as out:
-                    for page in self.client.get_paginator("scan").paginate(TableName=name):
-                        for item in page["Items"]:
-                            out.write(json.dumps(item, separators=(",", ":")) + "\n")
-                tmp.replace(self.directory / f"{name}.jsonl")
-
-    def start(self, interval: float = 1.0) -> None:
-        def loop() -> None:
-            pause = interval
-            while not self._stop.wait(pause):
-                if _dirty.is_set():
-                    began = time.monotonic()
-                    self.save()
-                    # A large table takes a while to write: keep saving at most ~20% of the time.
-                    pause = max(interval, 4 * (time.monotonic() - began))
-
-        self._thread = threading.Thread(target=loop, name="snapshots", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()  # a save in progress finishes first; then the final one
-        self.save()

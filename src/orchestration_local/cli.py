@@ -33,7 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE",
         help="module name or .py path whose TASKS dict maps custom task types to callables",
     )
+    dev.add_argument("--no-persist", action="store_true", help=argparse.SUPPRESS)  # benchmarks: no journal
     dev.set_defaults(func=_dev)
+
+    repair = sub.add_parser(
+        "repair", help="make a damaged data directory start again (keeps what precedes the damage)"
+    )
+    repair.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the embedded runtime's data directory")
+    repair.set_defaults(func=_repair)
 
     spec = sub.add_parser("openapi", help="print the OpenAPI document generated from the route code")
     spec.set_defaults(func=_openapi)
@@ -61,14 +68,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from orchestration_local.durability import StoreCorrupt
     from orchestration_local.runtime import Runtime
     from orchestration_local.server import Server
     from orchestration_local.ticker import Ticker
 
     tasks = load_tasks(args.tasks) if args.tasks else None
-    runtime = Runtime(
-        Path(args.data_dir).resolve(), Path(args.template) if args.template else None, tasks=tasks
-    )
+    try:
+        runtime = Runtime(
+            Path(args.data_dir).resolve(),
+            Path(args.template) if args.template else None,
+            persist=not args.no_persist,
+            tasks=tasks,
+        )
+    except StoreCorrupt as err:
+        print(
+            f"Cannot start: {err}. Run `orchestration repair --data-dir {args.data_dir}` to keep every "
+            "record before the damage and move the damaged file aside.",
+            file=sys.stderr,
+        )
+        return 2
     api_key = runtime.ensure_dev_key(args.api_key)
     server = Server((args.host, args.port), runtime, quiet=args.quiet)
     ticker = Ticker(runtime).start()  # the dispatcher's EventBridge rule, ticking every minute
@@ -84,6 +103,10 @@ def _dev(args: argparse.Namespace) -> int:
     print(f"Orchestration API (embedded runtime) at {server.url}", flush=True)
     print(f"API key (tenant 'default'): {api_key}", flush=True)
     print(f"Data directory: {runtime.data_dir}", flush=True)
+    if not runtime.persistence()["ok"]:
+        print(
+            f"WARNING: persistence degraded, writes answer 503: {runtime.persistence()['error']}", flush=True
+        )
     if tasks:
         print(f"Custom task types: {', '.join(sorted(tasks))}", flush=True)
     print(f'Try: curl -H "Authorization: Bearer {api_key}" {server.url}/workflows', flush=True)
@@ -94,6 +117,20 @@ def _dev(args: argparse.Namespace) -> int:
         server.server_close()
         runtime.close()
         print("Stopped; data saved.", flush=True)
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from orchestration_local.durability import repair
+
+    directory = Path(args.data_dir) / "dynamodb"
+    try:
+        lines = repair(directory)
+    except OSError as err:
+        print(f"repair failed: {err}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from orchestration_local import aws
+from orchestration_local import aws, durability
 from orchestration_local.gateway import Gateway
 from orchestration_local.lambdas import ACCOUNT, REGION, Functions
 from orchestration_local.template import Template, load_template
@@ -65,13 +65,13 @@ class Runtime:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.mock = aws.start_moto()
         aws.create_tables(self.template.tables, self.names)
-        self.snapshots: aws.Snapshots | None = None
+        self.store: durability.Store | None = None
+        self.load_report: durability.LoadReport | None = None
         if persist:
-            self.snapshots = aws.Snapshots(
-                data_dir / "dynamodb", [self.names[t] for t in self.template.tables]
-            )
-            self.snapshots.load()
-            self.snapshots.start()
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(data_dir, 0o700)
+            # Raises durability.StoreCorrupt for a damaged file (`orchestration repair` fixes it).
+            self.store, self.load_report = aws.open_store(data_dir / "dynamodb")
             # What was loaded lives as long as the process: keep it out of the collector's
             # full passes (measured: 250-420 ms pauses with 10,000 workflows stored).
             gc.freeze()
@@ -114,10 +114,20 @@ class Runtime:
             _write_private(path, secrets.token_urlsafe(32))
         return path.read_text().strip()
 
-    def close(self) -> None:
-        if self.snapshots:
-            self.snapshots.stop()
+    def persistence(self) -> dict[str, Any]:
+        """Whether writes are being kept: what GET /health and the start-up banner show."""
+        if self.store is None:
+            return {"mode": "off", "ok": True, "error": None}
+        return self.store.status()
+
+    def close(self) -> bool:
+        """Stop; with persistence, a final snapshot. True if everything stored is on disk."""
+        saved = True
+        if self.store:
+            saved = self.store.close()
+            aws.attach_store(None)
         self.mock.stop()
+        return saved
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -43,6 +43,12 @@ class Server(ThreadingHTTPServer):
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/_local/"):
             return self._admin(request)
+        if request.method == "GET" and request.path in {"/health", f"{self.prefix}/health"}:
+            persistence = self.runtime.persistence()
+            ok = bool(persistence["ok"])
+            return _json(
+                200 if ok else 503, {"status": "ok" if ok else "degraded", "persistence": persistence}
+            )
         if request.method == "GET" and request.path in {"/openapi.json", f"{self.prefix}/openapi.json"}:
             return HttpResponse(200, [("Content-Type", "application/json")], self.openapi)
         if request.method == "GET" and request.path in {"/docs", f"{self.prefix}/docs"}:

@@ -23,7 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from orchestration_core.domain import Page
-from orchestration_core.errors import Throttled
+from orchestration_core.errors import Throttled, Unavailable
 from orchestration_core.pagination import Cursor, encode_cursor
 
 T = TypeVar("T")
@@ -244,6 +244,8 @@ class Table:
                 "RequestLimitExceeded",
             }:
                 raise Throttled("The store is throttling requests; retry shortly.") from err
+            if code == "PersistenceUnavailable":  # the embedded runtime could not keep the write
+                raise Unavailable("The store cannot keep writes right now; retry shortly.") from err
             raise
 
 
