@@ -1,4 +1,5 @@
-"""The dispatcher: the EventBridge rule's target (rate(1 minute)); fires every due schedule.
+"""The dispatcher: the EventBridge rule's target (rate(1 minute)); fires every due schedule,
+then sweeps the executions stored as running whose machine may have ended unrecorded.
 
 The tick is the scheduled event's ``time`` (a retried delivery keeps it), else now. Work
 left when the time budget runs out stays due for the next tick.
@@ -8,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core import clock, schedules
+from orchestration_core import clock, executions, schedules
 from orchestration_core.schedule_services import schedule_store
 from orchestration_core.services import execution_services
 
@@ -24,7 +25,8 @@ SAFETY_MARGIN_SECONDS = 15
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = schedules.tick_time(event, clock.now())
     budget = max(1.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
-    report = schedules.dispatch_due(now, schedule_store(), execution_services(), budget_seconds=budget)
-    result = report.as_dict()
+    services = execution_services()
+    report = schedules.dispatch_due(now, schedule_store(), services, budget_seconds=budget)
+    result = {**report.as_dict(), "reconciled": executions.sweep(services, clock.now())}
     logger.info("dispatch tick", extra=result)
     return result

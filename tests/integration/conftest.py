@@ -74,8 +74,81 @@ class FlakyError(Exception):
     pass
 
 
+class Gate:
+    """A task that holds until the test opens it: ``gate`` tasks wait on ``parameters.key``.
+
+    The test waits for ``entered`` (the task is running, its mark written), then opens the
+    gate with an outcome: ``"ok"`` completes the task, ``"fail"`` raises. Nothing here races
+    the clock: every wait has a deadline that fails the test.
+    """
+
+    DEADLINE = 60.0
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        self.outcome = "ok"
+        self.calls = 0
+
+    def open(self, outcome: str = "ok") -> None:
+        self.outcome = outcome
+        self.opened.set()
+
+    def wait_entered(self) -> None:
+        assert self.entered.wait(self.DEADLINE), "the gate task never started"
+
+
+_gates: dict[str, Gate] = {}
+_gates_lock = threading.Lock()
+
+
+def gate(key: str) -> Gate:
+    with _gates_lock:
+        return _gates.setdefault(key, Gate())
+
+
+def _gate(task: dict[str, Any]) -> dict[str, Any]:
+    g = gate(str(task["parameters"]["key"]))
+    g.calls += 1
+    g.entered.set()
+    if not g.opened.wait(Gate.DEADLINE):
+        raise TimeoutError("the test never opened the gate")
+    g.opened.clear()
+    g.entered.clear()
+    if g.outcome == "fail":
+        raise GateFailed(f"failed on call {g.calls}")
+    return {"calls": g.calls}
+
+
+class GateFailed(Exception):
+    pass
+
+
+_counts: dict[tuple[str, str], int] = {}
+
+
+def _count(task: dict[str, Any]) -> dict[str, Any]:
+    """Counts its own runs per (parameters.key, config.name): a completed task never runs twice."""
+    counter = (str(task["parameters"]["key"]), str(task["config"]["name"]))
+    with _attempts_lock:
+        _counts[counter] = _counts.get(counter, 0) + 1
+        return {"runs": _counts[counter], "inputs": task["inputs"]}
+
+
+def runs_of(key: str, name: str) -> int:
+    with _attempts_lock:
+        return _counts.get((key, name), 0)
+
+
 # Custom task types the integration tests run (the embedded runtime's --tasks mechanism).
-TEST_TASKS = {"sleep": _sleep, "flaky": _flaky, "boom": _boom, "big": _big}
+TEST_TASKS = {
+    "sleep": _sleep,
+    "flaky": _flaky,
+    "boom": _boom,
+    "big": _big,
+    "gate": _gate,
+    "count": _count,
+}
 
 
 @pytest.fixture(scope="session")
@@ -129,15 +202,17 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-def wait_for(api: Api, execution_id: str, timeout: float = 30.0) -> dict[str, Any]:
-    """Poll GET /executions/{id} until the execution ends (as a client would)."""
+def wait_for(api: Api, execution_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll GET /executions/{id} until the execution ends (as a client would); fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         status, _, body = api.call("GET", f"/executions/{execution_id}")
         assert status == 200, body
-        if body["status"] in TERMINAL or time.monotonic() > deadline:
+        if body["status"] in TERMINAL:
             return body
-        time.sleep(0.1)
+        if time.monotonic() > deadline:
+            pytest.fail(f"execution {execution_id} did not end within {timeout}s: {body}")
+        time.sleep(0.05)
 
 
 def run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from orchestration_core import services
 
 from orchestration_local.runtime import Runtime, find_template
 from orchestration_local.template import Route, load_template
-from tests.integration.conftest import TERMINAL, Api, wait_for
+from tests.integration.conftest import TERMINAL, Api, gate, wait_for
 
 ROUTES: list[Route] = load_template(find_template()).routes
 NOOP_TASKS = [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "dependsOn": ["a"]}]
@@ -185,21 +184,16 @@ def _list_executions(other: Api, owner: Api, ids: dict[str, str]) -> None:
 
 
 def _start_running(owner: Api, ids: dict[str, str]) -> None:
+    # A gate task holds it running until _running_one_completes opens the gate: however
+    # loaded the machine, it is still running while the other tenant tries.
     status, _, wf = owner.call(
-        "POST",
-        "/workflows",
-        # Long enough to still be running after the other tenant's attempts on a loaded machine.
-        {"name": "slow", "tasks": [{"name": "s", "type": "sleep", "config": {"seconds": 6}}]},
+        "POST", "/workflows", {"name": "held", "tasks": [{"name": "s", "type": "gate"}]}
     )
     assert status == 201
-    ids["running"] = owner.call("POST", f"/workflows/{wf['id']}/execute")[2]["executionId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        detail = owner.call("GET", f"/executions/{ids['running']}")[2]
-        if detail["status"] == "running" and detail["tasks"][0]["status"] == "running":
-            return
-        time.sleep(0.02)
-    raise AssertionError("the owner's execution never started running")
+    ids["gate"] = uuid.uuid4().hex
+    started = owner.call("POST", f"/workflows/{wf['id']}/execute", {"parameters": {"key": ids["gate"]}})
+    ids["running"] = started[2]["executionId"]
+    gate(ids["gate"]).wait_entered()
 
 
 def _cancel(other: Api, owner: Api, ids: dict[str, str]) -> None:
@@ -207,7 +201,13 @@ def _cancel(other: Api, owner: Api, ids: dict[str, str]) -> None:
     assert_not_found(other, "POST", f"/executions/{ids['ex']}/cancel", "ex")
 
 
+def _redrive(other: Api, owner: Api, ids: dict[str, str]) -> None:
+    assert_not_found(other, "POST", f"/executions/{ids['running']}/redrive", "ex")
+    assert_not_found(other, "POST", f"/executions/{ids['ex']}/redrive", "ex")
+
+
 def _running_one_completes(owner: Api, ids: dict[str, str]) -> None:
+    gate(ids["gate"]).open("ok")
     ended = wait_for(owner, ids["running"])
     assert ended["status"] == "completed" and ended["tasks"][0]["status"] == "completed"
 
@@ -270,6 +270,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/executions/{executionId}"): Case(_get_execution),
     ("GET", "/executions"): Case(_list_executions),
     ("POST", "/executions/{executionId}/cancel"): Case(_cancel, _start_running, _running_one_completes),
+    ("POST", "/executions/{executionId}/redrive"): Case(_redrive, _start_running, _running_one_completes),
     ("PUT", "/task-types/{name}"): Case(_put_task_type),
     ("GET", "/task-types/{name}"): Case(_get_task_type),
     ("DELETE", "/task-types/{name}"): Case(_delete_task_type),

@@ -159,6 +159,9 @@ class ExecutionSummary(BaseModel):
     error: ExecutionError | None
     # What started it: {"type": "api"} or {"type": "schedule", "scheduleId", "scheduledAt"}.
     trigger: dict[str, Any]
+    # How often it was redriven (POST /executions/{id}/redrive) and when last.
+    redriveCount: int
+    redrivenAt: str | None
 
     @classmethod
     def of(cls, ex: Execution) -> ExecutionSummary:
@@ -171,6 +174,8 @@ class ExecutionSummary(BaseModel):
             completedAt=ex.completed_at,
             error=ExecutionError(**ex.error) if ex.error else None,
             trigger=ex.trigger or {"type": "api"},
+            redriveCount=ex.redrive_count,
+            redrivenAt=ex.redriven_at,
         )
 
 

@@ -238,6 +238,13 @@ class _Emitter:
             prepare["Catch"] = catch
             states[task.name] = prepare
             chain.append(task.name)
+            # A later launch (redrive, resume) goes round the native step of a task that an
+            # earlier launch completed: the runner's prepare answers skip.
+            states[f"ran#{i}"] = {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.skip", "BooleanEquals": True, "Next": f"done#{i}"}],
+            }
+            chain.append(f"ran#{i}")
             if task.type == "wait":
                 states[f"wait#{i}"] = {"Type": "Wait", "Seconds": int(task.config["seconds"])}
                 chain.append(f"wait#{i}")
@@ -266,7 +273,10 @@ class _Emitter:
             states[f"done#{i}"] = done
             chain.append(f"done#{i}")
         for a, b in itertools.pairwise(chain):
-            states[a]["Next"] = b
+            if states[a]["Type"] == "Choice":
+                states[a]["Default"] = b
+            else:
+                states[a]["Next"] = b
         return states, chain[0], chain[-1]
 
     def emit(self, node: Plan) -> tuple[dict[str, Any], str, str]:

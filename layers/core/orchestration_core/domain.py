@@ -21,6 +21,7 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class TaskRun:
     result: Any = None
     error: dict[str, Any] | None = None
     wait_token: str | None = None
+    # Attempts made by earlier launches of the execution (before a redrive or a resume): a
+    # launch's attempts count on from here.
+    prior_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,20 @@ class Execution:
     error: dict[str, Any] | None = None
     trigger: dict[str, Any] | None = None
     runs: dict[str, TaskRun] = field(default_factory=dict)
-    # The Step Functions execution's name: the id, unless a lost start took that name (then
-    # ``<id>.2``, ...).
+    # The Step Functions execution's name: the id for the first launch; ``<id>.2``, ``<id>.3``
+    # ... for each later one (a redrive, a resume after a restart, a start lost in flight).
     sfn_name: str = ""
+    redrive_count: int = 0
+    redriven_at: str | None = None
+
+    @property
+    def launch(self) -> int:
+        """Which launch of this execution the record is on (1 for the first)."""
+        _, _, suffix = (self.sfn_name or self.id).rpartition(".")
+        return int(suffix) if self.sfn_name and suffix.isdigit() else 1
+
+    def next_launch_name(self) -> str:
+        return f"{self.id}.{self.launch + 1}"
 
     @property
     def sfn_execution_arn(self) -> str:
@@ -106,13 +121,22 @@ class Execution:
         )
 
     def task_runs(self) -> list[TaskRun]:
-        """Each task's run in definition order. Once the execution ended, a task that never
-        started is ``skipped`` (an upstream failed or the execution was cancelled)."""
+        """Each task's run in definition order, settled once the execution ended: a task that
+        never started is ``skipped`` (an upstream failed or the execution was cancelled), and
+        one still recorded ``running`` was interrupted (cancelled, stopped by another task's
+        failure, or its machine ended) and is ``cancelled`` at the execution's end."""
         out = []
         for task in self.tasks:
             run = self.runs.get(task.name) or TaskRun(task.name)
             if self.status.terminal and run.status == TaskStatus.PENDING:
                 run = replace(run, status=TaskStatus.SKIPPED, wait_token=None)
+            elif self.status.terminal and run.status == TaskStatus.RUNNING:
+                run = replace(
+                    run,
+                    status=TaskStatus.CANCELLED,
+                    completed_at=run.completed_at or self.completed_at,
+                    wait_token=None,
+                )
             out.append(run)
         return out
 

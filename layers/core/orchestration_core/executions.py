@@ -1,20 +1,30 @@
-"""Execution use cases: start (execute), read with reconciliation, list, cancel."""
+"""Execution use cases: start (execute), read with reconciliation, list, cancel, and launch
+again (redrive an ended execution; resume one whose state machine is gone; sweep)."""
 
 from __future__ import annotations
 
 import json
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestration_core import clock
 from orchestration_core.compiler import BUILTIN_TYPES, MAX_DEFINITION_BYTES, compile_definition
-from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskStatus, Workflow, WorkflowStatus
+from orchestration_core.domain import (
+    Execution,
+    ExecutionStatus,
+    Page,
+    TaskDef,
+    TaskStatus,
+    Workflow,
+    WorkflowStatus,
+)
 from orchestration_core.engine import Engine, ExecutionMissing, MachineMissing
 from orchestration_core.errors import Conflict, FieldError, NotFound, ProblemError, Unprocessable
 from orchestration_core.ids import new_id
 from orchestration_core.pagination import resolve_position
-from orchestration_core.store.executions import ExecutionStore
+from orchestration_core.store.executions import ACTIVE_SHARDS, ExecutionStore
 from orchestration_core.store.table import ConditionFailed
 from orchestration_core.store.workflows import WorkflowStore
 from orchestration_core.tasktypes import TaskTypeRegistry
@@ -61,14 +71,7 @@ def start_execution(
         raise NotFound(f"Workflow '{workflow_id}' does not exist.")
     if wf.status == WorkflowStatus.INACTIVE:
         raise Conflict("The workflow is inactive; set its status to draft or active to run it.")
-    functions = _custom_functions(svc, wf)
-    definition = compile_definition(wf.tasks, svc.runner_arn, functions)
-    size = len(json.dumps(definition, separators=(",", ":")))
-    if size > MAX_DEFINITION_BYTES:
-        raise Unprocessable(
-            f"The workflow compiles to a {size:,}-byte state machine; Step Functions accepts at most "
-            f"{MAX_DEFINITION_BYTES:,}. Split it into smaller workflows."
-        )
+    definition = _definition(svc, tenant_id, wf.tasks)
     machine = svc.engine.ensure_state_machine(definition)
     ex = Execution(
         id=execution_id or new_id("ex"),
@@ -122,6 +125,17 @@ def start_execution(
     return ex
 
 
+def _definition(svc: Services, tenant_id: str, tasks: tuple[TaskDef, ...]) -> dict[str, Any]:
+    definition = compile_definition(tasks, svc.runner_arn, _custom_functions(svc, tenant_id, tasks))
+    size = len(json.dumps(definition, separators=(",", ":")))
+    if size > MAX_DEFINITION_BYTES:
+        raise Unprocessable(
+            f"The workflow compiles to a {size:,}-byte state machine; Step Functions accepts at most "
+            f"{MAX_DEFINITION_BYTES:,}. Split it into smaller workflows."
+        )
+    return definition
+
+
 def _start(svc: Services, definition: dict[str, Any], machine: str, ex: Execution) -> bool:
     payload = {"executionId": ex.id, "tenantId": ex.tenant_id}
     name = ex.sfn_name or ex.id
@@ -152,14 +166,14 @@ def _ensure_started(svc: Services, ex: Execution) -> None:
             svc.engine.start(ex.state_machine_arn, ex.sfn_name or ex.id, payload)
 
 
-def _custom_functions(svc: Services, wf: Workflow) -> dict[str, str]:
-    custom = {t.type for t in wf.tasks} - BUILTIN_TYPES
-    found = svc.registry.resolve(wf.tenant_id, custom)
+def _custom_functions(svc: Services, tenant_id: str, tasks: tuple[TaskDef, ...]) -> dict[str, str]:
+    custom = {t.type for t in tasks} - BUILTIN_TYPES
+    found = svc.registry.resolve(tenant_id, custom)
     missing = sorted(custom - set(found))
     if missing:
         errors = [
             FieldError(f"tasks[{i}].type", f"task type '{t.type}' is not registered")
-            for i, t in enumerate(wf.tasks)
+            for i, t in enumerate(tasks)
             if t.type in missing
         ]
         raise Unprocessable(
@@ -245,3 +259,108 @@ def latest_task_status(svc: Services, wf: Workflow) -> Workflow:
         return wf
     statuses: dict[str, TaskStatus] = {run.name: run.status for run in latest.task_runs()}
     return wf.with_changes(last_task_status=statuses)
+
+
+# -- launching again: redrive, resume, sweep ------------------------------------------------------
+REDRIVABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+# How often the sweep looks at an execution that is still running (Step Functions' word is
+# the truth; the sweep only catches a record its machine never wrote, e.g. after a timeout).
+SWEEP_INTERVAL_SECONDS = 300
+SWEEP_BATCH = 100
+
+
+def redrive_execution(svc: Services, tenant_id: str, execution_id: str) -> Execution:
+    """Run a failed or cancelled execution again from where it stopped, under the same id.
+
+    Completed tasks keep their results and do not run again; every other task runs again with
+    the execution's own workflow version and parameters (the record holds both), its attempts
+    counting on. Of two racing redrives one wins; the other gets 409.
+    """
+    ex = get_execution(svc, tenant_id, execution_id)
+    if ex.status not in REDRIVABLE:
+        verb = "is still running" if not ex.status.terminal else "completed"
+        raise Conflict(
+            f"The execution {verb} ({ex.status.value}); only a failed or cancelled execution can be redriven."
+        )
+    wf = svc.workflows.get(tenant_id, ex.workflow_id)
+    if wf is not None and wf.status == WorkflowStatus.INACTIVE:
+        raise Conflict("The workflow is inactive; set its status to draft or active to redrive its runs.")
+    if not relaunch(svc, ex, redrive=True):
+        fresh = get_execution(svc, tenant_id, execution_id)
+        raise Conflict(f"The execution changed meanwhile ({fresh.status.value}); it was not redriven.")
+    return get_execution(svc, tenant_id, execution_id)
+
+
+def relaunch(svc: Services, ex: Execution, redrive: bool) -> bool:
+    """Launch ``ex`` again on the machine compiled from its own tasks: claim the next launch
+    (False if another claim won), make every unfinished task pending, start the machine.
+
+    One mechanism for a redrive (an ended execution, by request) and a resume (a pending or
+    running execution whose machine is gone, e.g. the embedded runtime restarted). If the
+    start fails, the execution ends ``failed`` saying so (a redrive can try again) and the
+    error is raised.
+    """
+    definition = _definition(svc, ex.tenant_id, ex.tasks)
+    machine = svc.engine.ensure_state_machine(definition)
+    name = ex.next_launch_name()
+    if not svc.executions.relaunch(ex, machine, name, clock.now_iso(), redrive):
+        return False
+    svc.executions.reset_unfinished(ex)
+    launched = replace(
+        ex,
+        state_machine_arn=machine,
+        sfn_name=name,
+        status=ExecutionStatus.RUNNING if redrive else ex.status,
+    )
+    try:
+        _start(svc, definition, machine, launched)
+    except ProblemError as err:
+        error = {"task": None, "error": "LaunchFailed", "cause": err.detail}
+        svc.executions.transition(launched, ExecutionStatus.FAILED, clock.now_iso(), error)
+        raise
+    return True
+
+
+def resume_stranded(svc: Services) -> list[str]:
+    """Launch again every pending or running execution whose state machine run no longer
+    exists (the embedded runtime's Step Functions lives in memory: after a restart, none do).
+    Completed tasks keep their results; a task that was running runs again and counts the
+    attempt. An execution that cannot be launched again (its custom task type is no longer
+    registered) ends ``failed`` naming why. Returns the ids resumed."""
+    resumed: list[str] = []
+    for shard in range(ACTIVE_SHARDS):
+        for head in svc.executions.active(shard):
+            ex = svc.executions.get(head.tenant_id, head.id)
+            if ex is None or ex.status.terminal:
+                continue
+            try:
+                svc.engine.describe(ex.sfn_execution_arn)
+                continue  # its machine still runs (or ended: the sweep and reads reconcile it)
+            except ExecutionMissing:
+                pass
+            try:
+                if relaunch(svc, ex, redrive=False):
+                    resumed.append(ex.id)
+            except Unprocessable as err:
+                error = {"task": None, "error": "ResumeFailed", "cause": err.detail}
+                svc.executions.transition(ex, ExecutionStatus.FAILED, clock.now_iso(), error)
+    return resumed
+
+
+def sweep(svc: Services, now: datetime) -> int:
+    """Reconcile the executions stored as pending/running whose check is due, so a list never
+    shows ``running`` for a machine that has ended (GET reconciles on read; lists do not).
+    Each tick looks at up to ``SWEEP_BATCH`` per shard, oldest check first. Returns how many
+    ended."""
+    ended = 0
+    later = clock.iso(now + timedelta(seconds=SWEEP_INTERVAL_SECONDS))
+    for shard in range(ACTIVE_SHARDS):
+        for head in svc.executions.due_for_check(shard, clock.iso(now), SWEEP_BATCH):
+            if (now - clock.parse_iso(head.started_at)).total_seconds() < START_GRACE_SECONDS:
+                continue
+            ex = reconcile(svc, head)
+            if ex.status.terminal:
+                ended += 1
+            else:
+                svc.executions.check_later(ex, later)
+    return ended

@@ -12,6 +12,13 @@ Actions (``action`` in the payload):
 - ``await``: a gated task (non-series-parallel graphs) parks its task token until its last
   dependency completes.
 
+A later launch of the same execution (a redrive, or a resume after the embedded runtime
+restarted) runs the same machine again: a task that already completed is not run again —
+``run`` and ``complete`` find it completed and only pass the word on to gated dependents,
+``prepare`` answers ``skip`` so the compiled Choice goes round its Wait or Lambda step, and
+``await`` lets it through at once. ``start`` refuses a launch that is not the record's
+current one, so a superseded machine never touches the record.
+
 Every write is conditional on the task's current status, so a retried or late invocation
 never overwrites a result or resurrects a task the execution already gave up on.
 """
@@ -52,10 +59,15 @@ class RunnerEvent(BaseModel):
     function: str | None = None
     status: Literal["completed", "failed"] | None = None
     notify: list[str] = []
+    sfnName: str | None = None
 
 
 class ExecutionCancelled(Exception):
     """The execution was cancelled before its state machine started: stop here."""
+
+
+class ExecutionSuperseded(Exception):
+    """This state machine run is not the record's current launch (a later one replaced it)."""
 
 
 class Runner:
@@ -80,7 +92,7 @@ class Runner:
         out: dict[str, Any] = {"executionId": ex.id, "tenantId": ex.tenant_id}
         action = event.action
         if action == "start":
-            self._start(ex)
+            self._start(ex, event.sfnName)
         elif action == "finish":
             self._finish(ex, event)
         else:
@@ -88,9 +100,13 @@ class Runner:
             if action == "await":
                 self._await(ex, task, event.token or "")
             elif action == "prepare":
-                self._mark_running(ex, task, 0)
-                if task.type != "wait":
-                    out["input"] = self._input(ex, task)
+                if self._mark_running(ex, task, 0):
+                    out["skip"] = False
+                    if task.type != "wait":
+                        out["input"] = self._input(ex, task)
+                else:  # completed by an earlier launch: go round the native step
+                    out["skip"] = True
+                    out["output"] = {"result": None, "retries": 0}
             elif action == "complete":
                 result = (
                     {"waitedSeconds": task.config.get("seconds")} if task.type == "wait" else event.result
@@ -101,7 +117,9 @@ class Runner:
         return out
 
     # -- execution ---------------------------------------------------------------------------------
-    def _start(self, ex: Execution) -> None:
+    def _start(self, ex: Execution, sfn_name: str | None) -> None:
+        if sfn_name is not None and sfn_name != (ex.sfn_name or ex.id):
+            raise ExecutionSuperseded(f"{sfn_name} is not the current launch of execution {ex.id}")
         if ex.status == ExecutionStatus.CANCELLED:
             raise ExecutionCancelled(f"execution {ex.id} was cancelled before it started")
         if ex.status == ExecutionStatus.PENDING:
@@ -138,7 +156,7 @@ class Runner:
         with suppress(ValueError, TypeError, KeyError):  # a Lambda error's cause is Lambda's JSON
             detail = json.loads(detail)["errorMessage"] if detail else detail
         recorded = self.executions.runs(ex.tenant_id, ex.id, [task]).get(task)
-        attempts = max(int(failure.get("attempts") or 1), recorded.attempts if recorded else 0)
+        this_launch = recorded.attempts - recorded.prior_attempts if recorded else 0
         self.executions.update_run(
             ex.tenant_id,
             ex.id,
@@ -146,12 +164,12 @@ class Runner:
             {
                 "status": TaskStatus.FAILED.value,
                 "completedAt": clock.now_iso(),
-                "attempts": attempts,
                 "error": json.dumps({"error": error, "cause": detail}),
             },
             _NOT_STARTED_OR_RUNNING,
             _ACTIVE,
             if_not_exists={"startedAt": clock.now_iso()},
+            attempts=max(int(failure.get("attempts") or 1), this_launch),
         )
         return {"task": task, "error": error, "cause": detail}
 
@@ -171,14 +189,18 @@ class Runner:
             ex.tenant_id,
             ex.id,
             task.name,
-            {"status": TaskStatus.RUNNING.value, "attempts": attempt + 1},
+            {"status": TaskStatus.RUNNING.value},
             _NOT_STARTED_OR_RUNNING,
             _ACTIVE,
             if_not_exists={"startedAt": clock.now_iso()},
+            attempts=attempt + 1,
         )
 
     def _run(self, ex: Execution, task: TaskDef, event: RunnerEvent) -> None:
         if not self._mark_running(ex, task, event.attempt):
+            # Already ended: completed by an earlier launch (its dependents may be waiting on
+            # this launch's word), or given up on.
+            self._notify(ex, event.notify)
             return
         try:
             result = run_task(task.type, task.config, self._input(ex, task), event.function, self.lambdas)
@@ -210,19 +232,22 @@ class Runner:
                 "status": TaskStatus.COMPLETED.value,
                 "completedAt": clock.now_iso(),
                 "result": encoded,
-                "attempts": attempts,
             },
             "#status = :running",
             {":running": TaskStatus.RUNNING.value},
             remove=["error"],
+            attempts=attempts,
         )
+        self._notify(ex, notify)
+
+    def _notify(self, ex: Execution, notify: list[str]) -> None:
         for name in notify:
             self._release_if_ready(ex, name)
 
     def _await(self, ex: Execution, task: TaskDef, token: str) -> None:
         # Park the token first, then look: whichever of this and the last dependency's
         # completion comes second sees the other's write and releases the task.
-        self.executions.update_run(
+        parked = self.executions.update_run(
             ex.tenant_id,
             ex.id,
             task.name,
@@ -230,6 +255,9 @@ class Runner:
             "attribute_not_exists(#status) OR #status = :pending",
             {":pending": TaskStatus.PENDING.value},
         )
+        if not parked:  # it already ran (an earlier launch): nothing to wait for
+            self.engine.release(token)
+            return
         self._release_if_ready(ex, task.name)
 
     def _release_if_ready(self, ex: Execution, name: str) -> None:

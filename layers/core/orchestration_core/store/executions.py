@@ -5,6 +5,10 @@
   one Query and every ``total`` one counter read.
 - Task run: same PK, ``SK = TASK#<name>``; written by the task runner as the machine runs.
 - Idempotency record: ``PK = T#<tenant>#IDEM#<sha256(key)>``, expires after 24 h (TTL).
+- Active index (GSI5, sparse, no counter): a pending or running execution carries
+  ``GSI5PK = ACTIVE#<shard>`` and ``GSI5SK = <checkAt>#<id>``; an ended one carries neither.
+  The periodic sweep reads the ones due for a check (oldest first) across all tenants, and
+  the embedded runtime finds what to resume after a restart, without a scan.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskDef, TaskRun, TaskStatus
@@ -19,6 +25,24 @@ from orchestration_core.pagination import Cursor
 from orchestration_core.store.table import ConditionFailed, Table, deserialize, index_attributes, serialize
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+ACTIVE_INDEX = 5
+ACTIVE_SHARDS = 4
+_UNFINISHED = {":completed": TaskStatus.COMPLETED.value}
+
+
+def active_partition(shard: int) -> str:
+    return f"ACTIVE#{shard}"
+
+
+def active_shard(execution_id: str) -> int:
+    return int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS
+
+
+def active_attributes(execution_id: str, check_at: str) -> dict[str, str]:
+    return {
+        f"GSI{ACTIVE_INDEX}PK": active_partition(active_shard(execution_id)),
+        f"GSI{ACTIVE_INDEX}SK": f"{check_at}#{execution_id}",
+    }
 
 
 def pk(tenant_id: str, execution_id: str) -> str:
@@ -65,7 +89,10 @@ def to_item(ex: Execution) -> dict[str, Any]:
         "trigger": json.dumps(ex.trigger) if ex.trigger else None,
         "stateMachineArn": ex.state_machine_arn,
         "sfnName": ex.sfn_name or None,
+        "redriveCount": ex.redrive_count or None,
+        "redrivenAt": ex.redriven_at,
         **index_attributes(memberships(ex.tenant_id, ex.workflow_id, ex.status), ex.id),
+        **({} if ex.status.terminal else active_attributes(ex.id, ex.started_at)),
     }
 
 
@@ -88,6 +115,8 @@ def from_item(item: dict[str, Any], runs: dict[str, TaskRun] | None = None) -> E
         error=json.loads(item["error"]) if item.get("error") else None,
         trigger=json.loads(item["trigger"]) if item.get("trigger") else None,
         runs=runs or {},
+        redrive_count=int(item.get("redriveCount") or 0),
+        redriven_at=item.get("redrivenAt"),
     )
 
 
@@ -101,6 +130,7 @@ def run_from_item(item: dict[str, Any]) -> TaskRun:
         result=json.loads(item["result"]) if "result" in item else None,
         error=json.loads(item["error"]) if item.get("error") else None,
         wait_token=item.get("waitToken"),
+        prior_attempts=int(item.get("priorAttempts", 0)),
     )
 
 
@@ -179,11 +209,14 @@ class ExecutionStore:
         for idx in (2, 4):
             sets.append(f"GSI{idx}PK = :g{idx}")
             values[f":g{idx}"] = new_members[idx]
+        expression = "SET " + ", ".join(sets)
+        if status.terminal:
+            expression += f" REMOVE GSI{ACTIVE_INDEX}PK, GSI{ACTIVE_INDEX}SK"
         try:
             self.table.transact(
                 [
                     self.table.update_op(
-                        pk(ex.tenant_id, ex.id), "EX", "SET " + ", ".join(sets), values, names, "#s = :old"
+                        pk(ex.tenant_id, ex.id), "EX", expression, values, names, "#s = :old"
                     ),
                     *self.table.counter_ops(
                         memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members
@@ -212,6 +245,123 @@ class ExecutionStore:
             return True
         except ConditionFailed:
             return False
+
+    def relaunch(self, ex: Execution, machine_arn: str, sfn_name: str, now: str, redrive: bool) -> bool:
+        """Claim the next launch of ``ex`` (False if the record moved on meanwhile).
+
+        The record moves to launch ``sfn_name`` on ``machine_arn`` only if it is still at the
+        status and launch it was read at, so of two racing claims exactly one wins. A redrive
+        also turns an ended execution ``running`` again (``redriveCount`` + 1, ``redrivenAt``,
+        no ``completedAt``/``error``); a resume keeps the status of a pending or running one.
+        """
+        names = {"#s": "status", "#n": "sfnName"}
+        values: dict[str, Any] = {
+            ":old": ex.status.value,
+            ":arn": machine_arn,
+            ":name": sfn_name,
+            ":check": f"{now}#{ex.id}",
+            ":shard": active_partition(active_shard(ex.id)),
+        }
+        sets = [
+            "stateMachineArn = :arn",
+            "#n = :name",
+            f"GSI{ACTIVE_INDEX}PK = :shard",
+            f"GSI{ACTIVE_INDEX}SK = :check",
+        ]
+        condition = "#s = :old AND " + ("#n = :oldname" if ex.sfn_name else "attribute_not_exists(#n)")
+        if ex.sfn_name:
+            values[":oldname"] = ex.sfn_name
+        ops: list[dict[str, Any]] = []
+        status = ex.status
+        remove = ""
+        if redrive:
+            status = ExecutionStatus.RUNNING
+            new_members = memberships(ex.tenant_id, ex.workflow_id, status)
+            values.update({":new": status.value, ":count": ex.redrive_count + 1, ":at": now})
+            sets += ["#s = :new", "redriveCount = :count", "redrivenAt = :at"]
+            for idx in (2, 4):
+                sets.append(f"GSI{idx}PK = :g{idx}")
+                values[f":g{idx}"] = new_members[idx]
+            remove = " REMOVE completedAt, #e"
+            names["#e"] = "error"
+            ops = self.table.counter_ops(memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members)
+        update = self.table.update_op(
+            pk(ex.tenant_id, ex.id), "EX", "SET " + ", ".join(sets) + remove, values, names, condition
+        )
+        try:
+            self.table.transact([update, *ops])
+            return True
+        except ConditionFailed:
+            return False
+
+    def reset_unfinished(self, ex: Execution) -> None:
+        """Every task of ``ex`` that did not complete is ``pending`` again for the next launch:
+        its error, times and parked token cleared, its attempts so far kept as ``priorAttempts``.
+        A completed task keeps its result and is not touched."""
+        for task in ex.tasks:
+            run = ex.runs.get(task.name)
+            if run is None or run.status == TaskStatus.COMPLETED:
+                continue
+            # A task that completed meanwhile (a late result of the last launch) stays completed.
+            with suppress(ConditionFailed):
+                self.table.transact(
+                    [
+                        self.table.update_op(
+                            pk(ex.tenant_id, ex.id),
+                            f"TASK#{task.name}",
+                            "SET #status = :pending, priorAttempts = :prior "
+                            "REMOVE startedAt, completedAt, #error, waitToken",
+                            {":pending": TaskStatus.PENDING.value, ":prior": run.attempts, **_UNFINISHED},
+                            {"#status": "status", "#error": "error"},
+                            "attribute_exists(PK) AND #status <> :completed",
+                        )
+                    ]
+                )
+
+    def due_for_check(self, shard: int, now: str, limit: int) -> list[Execution]:
+        """Pending or running executions whose next check is due, oldest first (one Query)."""
+        resp = self.table._call(
+            self.table.client.query,
+            TableName=self.table.name,
+            IndexName=f"GSI{ACTIVE_INDEX}",
+            KeyConditionExpression="#pk = :pk AND #sk <= :now",
+            ExpressionAttributeNames={"#pk": f"GSI{ACTIVE_INDEX}PK", "#sk": f"GSI{ACTIVE_INDEX}SK"},
+            ExpressionAttributeValues=serialize({":pk": active_partition(shard), ":now": now + "~"}),
+            Limit=limit,
+        )
+        return [from_item(deserialize(i)) for i in resp.get("Items", [])]
+
+    def active(self, shard: int) -> Iterator[Execution]:
+        """Every pending or running execution of one shard (paged Queries, no scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "IndexName": f"GSI{ACTIVE_INDEX}",
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": f"GSI{ACTIVE_INDEX}PK"},
+            "ExpressionAttributeValues": serialize({":pk": active_partition(shard)}),
+        }
+        while True:
+            resp = self.table._call(self.table.client.query, **kwargs)
+            yield from (from_item(deserialize(i)) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def check_later(self, ex: Execution, check_at: str) -> None:
+        """Move a still-active execution's next check to ``check_at`` (a no-op once it ended)."""
+        with suppress(ConditionFailed):
+            self.table.transact(
+                [
+                    self.table.update_op(
+                        pk(ex.tenant_id, ex.id),
+                        "EX",
+                        f"SET GSI{ACTIVE_INDEX}SK = :check",
+                        {":check": f"{check_at}#{ex.id}"},
+                        {"#pk": f"GSI{ACTIVE_INDEX}PK"},
+                        "attribute_exists(#pk)",
+                    )
+                ]
+            )
 
     def page(
         self, tenant_id: str, workflow_id: str | None, status: str | None, limit: int, position: Cursor | int
@@ -255,11 +405,20 @@ class ExecutionStore:
         condition_values: dict[str, Any] | None = None,
         if_not_exists: dict[str, Any] | None = None,
         remove: list[str] | None = None,
+        attempts: int | None = None,
     ) -> bool:
-        """Update a task run item; False when ``condition`` does not hold."""
+        """Update a task run item; False when ``condition`` does not hold.
+
+        ``attempts`` is this launch's count: the item records it on top of the attempts of
+        earlier launches (``priorAttempts``, kept by a redrive or a resume).
+        """
         names = {"#name": "name"}
         values: dict[str, Any] = {":name": name, **(condition_values or {})}
         parts = ["#name = :name"]
+        if attempts is not None:
+            names["#att"], names["#prior"] = "attempts", "priorAttempts"
+            values[":att"], values[":zero"] = attempts, 0
+            parts.append("#att = if_not_exists(#prior, :zero) + :att")
         for n, (attr, value) in enumerate(sets.items()):
             names[f"#a{n}"] = attr
             values[f":a{n}"] = value
