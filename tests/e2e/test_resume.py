@@ -1,0 +1,73 @@
+"""An execution in flight when `orchestration dev` is killed (SIGKILL) resumes after a restart:
+completed tasks are not run again, the interrupted task runs again and counts the attempt."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import DevServer
+
+HOLDING_TASKS = Path(__file__).with_name("holding_tasks.py")
+DEADLINE = 90.0
+
+
+def wait_until(what: str, check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + DEADLINE
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {DEADLINE}s")
+        time.sleep(0.02)
+    return result
+
+
+def execution(client: httpx.Client, eid: str) -> dict[str, Any]:
+    response = client.get(f"/executions/{eid}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_run_killed_mid_task_resumes_after_restart(
+    tmp_path: Path, start_server: Callable[..., DevServer]
+) -> None:
+    # Given a run of first -> hold -> last, killed while hold runs
+    data, marks = tmp_path / "data", tmp_path / "marks"
+    marks.mkdir()
+    server = start_server(data, "--tasks", str(HOLDING_TASKS))
+    api = server.client()
+    tasks = [
+        {"name": "first", "type": "noop"},
+        {"name": "hold", "type": "hold", "dependsOn": ["first"]},
+        {"name": "last", "type": "noop", "dependsOn": ["hold"]},
+    ]
+    wf = api.post("/workflows", json={"name": "resume", "tasks": tasks}).json()
+    started = api.post(f"/workflows/{wf['id']}/execute", json={"parameters": {"dir": str(marks), "key": "k"}})
+    assert started.status_code == 202, started.text
+    eid = started.json()["executionId"]
+    wait_until("hold started", lambda: (marks / "k.started.1").exists())
+    before = execution(api, eid)
+    assert before["status"] == "running" and before["tasks"][1]["status"] == "running", before
+    server.proc.kill()
+    server.proc.wait()
+
+    # When the task can finish and the runtime starts again on the same data
+    (marks / "k.release").touch()
+    again = start_server(data, "--tasks", str(HOLDING_TASKS))
+    assert "Resumed 1 execution(s)" in again.stdout_path.read_text()
+    client = again.client()
+    done = wait_until("the run ended", lambda: (e := execution(client, eid))["status"] != "running" and e)
+
+    # Then it completed; first was not run again; hold ran again and counted the attempt
+    assert done["status"] == "completed", done
+    first, hold, last = done["tasks"]
+    assert first == before["tasks"][0]
+    assert hold["status"] == "completed" and hold["attempts"] == 2 and hold["result"] == {"start": 2}
+    assert last["status"] == "completed" and last["attempts"] == 1
+    assert (marks / "k.started.2").exists() and not (marks / "k.started.3").exists()
+    again.assert_clean_stop()
