@@ -1,13 +1,21 @@
-"""The embedded runtime reaches into two moto internals (orchestration_local/aws.py). If a moto
+"""The embedded runtime reaches into moto internals (orchestration_local/aws.py). If a moto
 upgrade moves them, these tests fail loudly instead of the runtime silently misbehaving."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
-from orchestration_local import aws
+from orchestration_local import aws, durability
 from orchestration_local.runtime import Runtime
 
 
@@ -71,3 +79,155 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(runtime: Runtime) -
         pass
     assert client.get_item(TableName=table, Key=key_a)["Item"]["n"] == {"N": "1"}
     assert "Item" not in client.get_item(TableName=table, Key={"PK": {"S": "hook#b"}, "SK": {"S": "x"}})
+
+
+# -- the journal's reach into moto: request body, key schema, before/after images, backend writes ----
+@pytest.fixture
+def journal(runtime: Runtime, tmp_path: Path) -> Iterator[durability.Store]:
+    """A store attached to this (otherwise unpersisted) runtime for one test."""
+    backend = aws._backend()
+    store = durability.Store(
+        tmp_path / "dynamodb",
+        aws._dynamodb_lock,
+        aws._apply,
+        lambda table, item: aws._key_of(backend, table, item),
+        recover_interval=0.0,
+    )
+    store.open()
+    aws.attach_store(store)
+    try:
+        yield store
+    finally:
+        aws.attach_store(None)
+        assert store.fd is not None
+        os.close(store.fd)
+
+
+def _records(store: durability.Store) -> list[dict[str, Any]]:
+    path = store.directory / durability.segment_name(store.segment_start)
+    records: list[dict[str, Any]] = durability.parse(path.read_bytes()).values
+    return records
+
+
+def test_the_backend_the_journal_reads_is_the_one_requests_write(runtime: Runtime) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert isinstance(DynamoHandler.__dict__["dynamodb_backend"], property)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = runtime.names["Table"]
+    key = {"PK": {"S": "hook#backend"}, "SK": {"S": "x"}}
+    client.put_item(TableName=table, Item={**key, "GSI1PK": {"S": "hook#p"}, "GSI1SK": {"S": "1"}})
+    backend = aws._backend()
+    schema = backend.get_table(table)
+    assert (schema.hash_key_attr, schema.range_key_attr) == ("PK", "SK")
+    stored = backend.get_item(table, key)
+    assert isinstance(stored, Item)
+    assert stored.to_json()["Attributes"]["GSI1PK"] == {"S": "hook#p"}
+    # Replay writes straight into the backend; queries (indexes included) must see them.
+    backend.put_item(
+        table,
+        {"PK": {"S": "hook#replayed"}, "SK": {"S": "x"}, "GSI1PK": {"S": "hook#p"}, "GSI1SK": {"S": "2"}},
+    )
+    page = client.query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": {"S": "hook#p"}},
+    )
+    assert {i["PK"]["S"] for i in page["Items"]} == {"hook#backend", "hook#replayed"}
+    backend.delete_item(table, {"PK": {"S": "hook#replayed"}, "SK": {"S": "x"}})
+    assert "Item" not in client.get_item(
+        TableName=table, Key={"PK": {"S": "hook#replayed"}, "SK": {"S": "x"}}
+    )
+
+
+def test_every_write_action_is_journaled_with_the_after_images_it_left(
+    runtime: Runtime, journal: durability.Store
+) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = runtime.names["Table"]
+
+    def k(name: str) -> dict[str, Any]:
+        return {"PK": {"S": f"hook#j{name}"}, "SK": {"S": "x"}}
+
+    client.put_item(TableName=table, Item={**k("a"), "n": {"N": "1"}})
+    client.update_item(
+        TableName=table,
+        Key=k("a"),
+        UpdateExpression="SET n = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
+    client.batch_write_item(
+        RequestItems={table: [{"PutRequest": {"Item": k("b")}}, {"DeleteRequest": {"Key": k("a")}}]}
+    )
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {**k("c"), "n": {"N": "3"}}}},
+            {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": k("z"),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {"Delete": {"TableName": table, "Key": k("b")}},
+        ]
+    )
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        client.delete_item(TableName=table, Key=k("c"), ConditionExpression="attribute_not_exists(PK)")
+    ops = [[(op["k"]["PK"]["S"], op["i"]) for op in r["ops"]] for r in _records(journal)]
+    assert ops == [
+        [("hook#ja", {**k("a"), "n": {"N": "1"}})],
+        [("hook#ja", {**k("a"), "n": {"N": "2"}})],
+        [("hook#jb", k("b")), ("hook#ja", None)],
+        [("hook#jc", {**k("c"), "n": {"N": "3"}}), ("hook#jb", None)],  # the check touched nothing
+    ]  # the failed conditional delete wrote nothing, so it has no record
+    assert journal.synced_seq == journal.written_seq == 4
+
+
+class _FullDisk:
+    def write(self, fd: int, data: bytes | memoryview, /) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fsync(self, fd: int, /) -> None:
+        os.fsync(fd)
+
+
+def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavailable(
+    runtime: Runtime, journal: durability.Store
+) -> None:
+    from orchestration_core.errors import Unavailable
+    from orchestration_core.store.table import Table
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = runtime.names["Table"]
+    key = {"PK": {"S": "hook#full"}, "SK": {"S": "x"}}
+    client.put_item(TableName=table, Item={**key, "n": {"N": "1"}})
+    sent: list[str] = []
+    client.meta.events.register("before-send.dynamodb.*", lambda **kw: sent.append(kw["request"].url))
+    journal.io = _FullDisk()
+    ops = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET n = :v",
+                "ExpressionAttributeValues": {":v": {"N": "2"}},
+            }
+        },
+        {"Put": {"TableName": table, "Item": {"PK": {"S": "hook#full-new"}, "SK": {"S": "x"}}}},
+    ]
+    with pytest.raises(ClientError) as caught:
+        client.transact_write_items(TransactItems=ops)
+    assert caught.value.response["Error"]["Code"] == aws.PERSISTENCE_ERROR
+    assert len(sent) == 1  # botocore did not retry it
+    assert client.get_item(TableName=table, Key=key)["Item"]["n"] == {"N": "1"}  # before-image back
+    assert "Item" not in client.get_item(
+        TableName=table, Key={"PK": {"S": "hook#full-new"}, "SK": {"S": "x"}}
+    )
+    with pytest.raises(Unavailable):  # what the API answers: 503 problem+json
+        Table(client, table).transact([Table(client, table).put_op({"PK": "hook#core", "SK": "x"})] * 1)
+    journal.io = os  # type: ignore[assignment]
+    client.put_item(TableName=table, Item={**key, "n": {"N": "3"}})  # recovered on the next write
+    assert journal.failure is None
