@@ -207,7 +207,7 @@ def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavaila
     sent: list[str] = []
     client.meta.events.register("before-send.dynamodb.*", lambda **kw: sent.append(kw["request"].url))
     journal.io = _FullDisk()
-    ops = [
+    ops: list[Any] = [
         {
             "Update": {
                 "TableName": table,
@@ -228,6 +228,6 @@ def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavaila
     )
     with pytest.raises(Unavailable):  # what the API answers: 503 problem+json
         Table(client, table).transact([Table(client, table).put_op({"PK": "hook#core", "SK": "x"})] * 1)
-    journal.io = os  # type: ignore[assignment]
+    journal.io = os
     client.put_item(TableName=table, Item={**key, "n": {"N": "3"}})  # recovered on the next write
     assert journal.failure is None
