@@ -6,11 +6,18 @@ step waits on an event or a record, never on time.
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from orchestration_core.runner import Runner
+from orchestration_core.services import execution_services
 
+from orchestration_local.runtime import Runtime
+from orchestration_local.ticker import scheduled_event
 from tests.integration.conftest import Api, gate, runs_of, wait_for
 
 
@@ -209,3 +216,38 @@ def test_a_redriven_execution_is_listed_and_filtered_like_any_other(api: Api, st
     if status_filter == "running":
         gate(key).open("ok")
         assert wait_for(api, eid)["status"] == "completed"
+
+
+def test_the_dispatcher_tick_reconciles_a_listed_run_whose_machine_ended_unrecorded(
+    api: Api, runtime: Runtime, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose machine ended without writing its end (the finish step kept failing)
+    def lost_finish(self: Runner, ex: Any, event: Any) -> None:
+        raise RuntimeError("the finish write never lands")
+
+    monkeypatch.setattr(Runner, "_finish", lost_finish)
+    wid, eid = start(api, [{"name": "only", "type": "noop"}], uuid.uuid4().hex)
+    record = execution_services().executions.get(tenant, eid, with_runs=False)
+    assert record is not None
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=record.sfn_execution_arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the state machine never ended"
+        time.sleep(0.02)
+    monkeypatch.undo()
+    _, _, listed = api.call("GET", "/executions", query=f"workflowId={wid}")
+    assert [e["status"] for e in listed["executions"]] == ["running"]
+
+    # When the dispatcher ticks (the EventBridge rule's target)
+    result = runtime.functions.invoke(
+        "SchedulerDispatchFunction", scheduled_event("SchedulerDispatchFunction", datetime.now(UTC))
+    )
+
+    # Then the list agrees with Step Functions without anyone reading the execution itself
+    assert result["reconciled"] >= 1
+    _, _, listed = api.call("GET", "/executions", query=f"workflowId={wid}")
+    assert [e["status"] for e in listed["executions"]] == ["failed"]
+    _, _, failed = api.call("GET", "/executions", query=f"workflowId={wid}&status=failed")
+    assert failed["total"] == 1
+    _, _, running = api.call("GET", "/executions", query=f"workflowId={wid}&status=running")
+    assert running["total"] == 0

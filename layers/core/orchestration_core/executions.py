@@ -356,8 +356,6 @@ def sweep(svc: Services, now: datetime) -> int:
     later = clock.iso(now + timedelta(seconds=SWEEP_INTERVAL_SECONDS))
     for shard in range(ACTIVE_SHARDS):
         for head in svc.executions.due_for_check(shard, clock.iso(now), SWEEP_BATCH):
-            if (now - clock.parse_iso(head.started_at)).total_seconds() < START_GRACE_SECONDS:
-                continue
             ex = reconcile(svc, head)
             if ex.status.terminal:
                 ended += 1
