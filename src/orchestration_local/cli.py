@@ -29,6 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--template", help="template.yaml to serve (default: this checkout's)")
     dev.add_argument("--quiet", action="store_true", help="no access log")
     dev.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=float(os.environ.get("ORCHESTRATION_IDLE_TIMEOUT", "60")),
+        metavar="SECONDS",
+        help="close a connection that waits this long for a request (default 60)",
+    )
+    dev.add_argument(
+        "--read-timeout",
+        type=_seconds,
+        default=float(os.environ.get("ORCHESTRATION_READ_TIMEOUT", "30")),
+        metavar="SECONDS",
+        help="answer 408 and close when a started request stalls this long (default 30)",
+    )
+    dev.add_argument(
         "--tasks",
         metavar="MODULE",
         help="module name or .py path whose TASKS dict maps custom task types to callables",
@@ -88,8 +102,19 @@ def _dev(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    api_key = runtime.ensure_dev_key(args.api_key)
-    server = Server((args.host, args.port), runtime, quiet=args.quiet)
+    try:
+        api_key = runtime.ensure_dev_key(args.api_key)
+    except ValueError as err:  # a revoked key or another tenant's: never revived or moved
+        runtime.close()
+        print(f"Cannot start: {err}.", file=sys.stderr)
+        return 2
+    server = Server(
+        (args.host, args.port),
+        runtime,
+        quiet=args.quiet,
+        idle_timeout=args.idle_timeout,
+        read_timeout=args.read_timeout,
+    )
     ticker = Ticker(runtime).start()  # the dispatcher's EventBridge rule, ticking every minute
     stop = threading.Event()
 
@@ -101,6 +126,8 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
     print(f"Orchestration API (embedded runtime) at {server.url}", flush=True)
+    if runtime.dev_key_notice:
+        print(runtime.dev_key_notice, flush=True)
     print(f"API key (tenant 'default'): {api_key}", flush=True)
     print(f"Data directory: {runtime.data_dir}", flush=True)
     if not runtime.persistence()["ok"]:
@@ -118,6 +145,13 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print("Stopped; data saved.", flush=True)
     return 0
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _repair(args: argparse.Namespace) -> int:

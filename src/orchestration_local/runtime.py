@@ -94,14 +94,40 @@ class Runtime:
         return key_store()
 
     def ensure_dev_key(self, api_key: str | None) -> str:
-        """The key to print: the one given, else the one this data directory already has, else a new one."""
+        """The key to print: the one given, else the one this data directory already has, else a new one.
+
+        A revoked key is never revived and a key never moves between tenants: a given key that
+        is revoked or belongs to another tenant raises ValueError (the message says which); a
+        kept key that was revoked is replaced by a new one, and ``dev_key_notice`` says so.
+        """
+        store = self.key_store()
         key_file = self.data_dir / "dev-api-key"
-        if api_key is None and key_file.exists():
-            api_key = key_file.read_text().strip()
-        if api_key is None:
-            api_key, _ = self.key_store().create(DEV_TENANT, "embedded runtime default key")
+        name = "embedded runtime default key"
+        self.dev_key_notice: str | None = None
+        if api_key is not None:
+            found = store.find(api_key)
+            if found is not None and found.revoked_at:
+                raise ValueError(f"--api-key: that key ({found.key_id}) was revoked; it cannot be used again")
+            if found is not None and found.tenant_id != DEV_TENANT:
+                raise ValueError(
+                    f"--api-key: that key ({found.key_id}) belongs to tenant '{found.tenant_id}', "
+                    f"not '{DEV_TENANT}'"
+                )
+            if found is None:
+                store.add(api_key, DEV_TENANT, name)
         else:
-            self.key_store().add(api_key, DEV_TENANT, "embedded runtime default key")
+            kept = key_file.read_text().strip() if key_file.exists() else None
+            found = store.find(kept) if kept else None
+            if kept and found is None:
+                store.add(kept, DEV_TENANT, name)  # its record is gone (new store): keep using it
+                api_key = kept
+            elif kept and found is not None and not found.revoked_at and found.tenant_id == DEV_TENANT:
+                api_key = kept
+            else:
+                if found is not None:
+                    why = "was revoked" if found.revoked_at else f"belongs to tenant '{found.tenant_id}'"
+                    self.dev_key_notice = f"The kept API key ({found.key_id}) {why}: made a new one."
+                api_key, _ = store.create(DEV_TENANT, name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _write_private(key_file, api_key)
         return api_key

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration_core import clock
-from orchestration_core.errors import NotFound, Unauthorized, ValidationFailed
+from orchestration_core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from orchestration_core.ids import new_id
-from orchestration_core.store.table import Table, index_attributes
+from orchestration_core.store.table import ConditionFailed, Table, index_attributes
 
 KEY_PREFIX = "orch_"
 _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
-_TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TENANT_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+MAX_KEY_NAME = 128
+_TENANT = re.compile(TENANT_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,18 @@ class KeyStore:
         self.table = table
 
     def add(self, plaintext: str, tenant_id: str, name: str) -> ApiKey:
-        """Store a key (its hash). Adding a key that exists re-activates it for the same tenant."""
+        """Store a key (its hash). A key that exists for this tenant is returned as it is; a
+        revoked key is never revived and a key never moves to another tenant (409)."""
         if not _TENANT.match(tenant_id):
-            raise ValidationFailed("tenant ids are 1..64 characters of [A-Za-z0-9_-]")
+            raise ValidationFailed("tenant ids are 1..128 characters of [A-Za-z0-9_-]")
+        if len(name) > MAX_KEY_NAME:
+            raise ValidationFailed(f"key names are at most {MAX_KEY_NAME} characters")
         digest = hash_key(plaintext)
         existing = self.table.get(f"KEY#{digest}", "KEY")
-        key_id = existing["keyId"] if existing else new_id("key")
-        created = existing["createdAt"] if existing else clock.now_iso()
+        if existing is not None:
+            return self._reuse(_to_key(existing), tenant_id)
+        key_id = new_id("key")
+        created = clock.now_iso()
         item = {
             "PK": f"KEY#{digest}",
             "SK": "KEY",
@@ -82,8 +89,27 @@ class KeyStore:
             "createdAt": created,
             **index_attributes({1: "KEYS"}, key_id),
         }
-        self.table.transact([self.table.put_op(item)])
+        try:
+            self.table.transact([self.table.put_op(item, condition="attribute_not_exists(PK)")])
+        except ConditionFailed:  # added meanwhile: the same rules as above
+            existing = self.table.get(f"KEY#{digest}", "KEY")
+            if existing is None:
+                raise
+            return self._reuse(_to_key(existing), tenant_id)
         return _to_key(item)
+
+    @staticmethod
+    def _reuse(key: ApiKey, tenant_id: str) -> ApiKey:
+        if key.revoked_at:
+            raise Conflict(f"This API key ({key.key_id}) was revoked at {key.revoked_at}; it stays revoked.")
+        if key.tenant_id != tenant_id:
+            raise Conflict(f"This API key ({key.key_id}) belongs to another tenant.")
+        return key
+
+    def find(self, plaintext: str) -> ApiKey | None:
+        """The stored key for this plaintext (revoked or not), or None."""
+        item = self.table.get(f"KEY#{hash_key(plaintext)}", "KEY")
+        return _to_key(item) if item is not None else None
 
     def create(self, tenant_id: str, name: str) -> tuple[str, ApiKey]:
         plaintext = new_plaintext_key()
