@@ -125,3 +125,45 @@ def test_cli_creates_runs_and_watches_until_the_end(dev_server, tenant, tmp_path
 
     listed = _cli(dev_server, tenant.key.api_key, "executions", "list", "--workflow-id", workflow_id)
     assert json.loads(listed.stdout)["total"] == 1
+
+
+def test_cli_redrives_a_failed_run_and_refuses_a_completed_one(dev_server, tenant) -> None:
+    # Given an execution that failed in its second task (a built-in fail task)
+    api = tenant.client
+    tasks = [
+        {"name": "ok", "type": "noop"},
+        {"name": "x", "type": "fail", "config": {"error": "Nope"}, "dependsOn": ["ok"]},
+    ]
+    wf = api.post("/workflows", json={"name": "redrive", "tasks": tasks}).json()
+    failed = _cli(dev_server, tenant.key.api_key, "run", wf["id"], "--watch")
+    assert failed.returncode == 1, failed.stderr
+    eid = failed.stderr.split("started ", 1)[1].split()[0]
+    first = api.get(f"/executions/{eid}").json()
+
+    # When it is redriven from the command line (and watched)
+    redriven = _cli(dev_server, tenant.key.api_key, "executions", "redrive", eid, "--watch")
+
+    # Then the same execution ran again: ok kept its result, x failed again, attempts count on
+    assert redriven.returncode == 1, redriven.stderr
+    assert f"redriven {eid} (redrive 1)" in redriven.stderr
+    assert "failed in task x: Nope" in redriven.stdout
+    after = api.get(f"/executions/{eid}").json()
+    assert after["redriveCount"] == 1 and after["status"] == "failed"
+    assert after["tasks"][0] == first["tasks"][0]
+    assert after["tasks"][1]["attempts"] == 2
+
+    # And a completed run cannot be redriven: one line on stderr, exit 1
+    done = _cli(
+        dev_server,
+        tenant.key.api_key,
+        "run",
+        api.post("/workflows", json={"name": "ok", "tasks": tasks[:1]}).json()["id"],
+        "--watch",
+    )
+    assert done.returncode == 0, done.stderr
+    done_id = done.stderr.split("started ", 1)[1].split()[0]
+    refused = _cli(dev_server, tenant.key.api_key, "executions", "redrive", done_id)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == (
+        "409: The execution completed (completed); only a failed or cancelled execution can be redriven."
+    ), refused.stderr
