@@ -16,6 +16,7 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ class Burst:
         self.rng = random.Random(seed)
         self.errors: list[str] = []
 
-    def _ack(self, apply: Callable[[], None]) -> None:
+    def _ack(self, apply: Callable[[], object]) -> None:
         with self.expected.lock:
             apply()  # a 2xx that arrives after the kill was still acknowledged: it must be kept
             self.acks += 1
@@ -88,20 +89,20 @@ class Burst:
             if created is None:
                 return
             wid = created["id"]
-            self._ack(lambda wid=wid: self.expected.workflows.__setitem__(wid, ""))
+            self._ack(partial(self.expected.workflows.__setitem__, wid, ""))
             described = f"v2 {tag}"
             if self._call(client, "PUT", f"/workflows/{wid}", {"description": described}, wid) is None:
                 return
-            self._ack(lambda wid=wid, d=described: self.expected.workflows.__setitem__(wid, d))
+            self._ack(partial(self.expected.workflows.__setitem__, wid, described))
             body = {"workflowId": wid, "cronExpression": CRON}
             schedule = self._call(client, "POST", "/schedules", body, f"schedule of {wid}")
             if schedule is None:
                 return
-            self._ack(lambda sid=schedule["id"], wid=wid: self.expected.schedules.__setitem__(sid, wid))
+            self._ack(partial(self.expected.schedules.__setitem__, schedule["id"], wid))
             if n % 2 == 1:
                 if self._call(client, "DELETE", f"/workflows/{wid}", None, wid) is None:
                     return
-                self._ack(lambda wid=wid: self.expected.deleted.add(wid))
+                self._ack(partial(self.expected.deleted.add, wid))
 
     def run(self) -> None:
         threads = [threading.Thread(target=self.worker, args=(i,)) for i in range(THREADS)]
