@@ -149,8 +149,7 @@ class Server(HTTPServer):
 
     # -- connection handling ----------------------------------------------------------------------
     def serve_forever(self, poll_interval: float = 0.5) -> None:
-        self._stop.clear()
-        self._stopped.clear()
+        # Runs once per Server; a shutdown() that came first (an early Ctrl-C) stops it at once.
         self.socket.setblocking(False)
         self._threads = [
             threading.Thread(target=self._work, name=f"http-worker-{i}", daemon=True)
