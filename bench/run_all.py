@@ -15,7 +15,7 @@ import time
 
 from bench._util import REPO
 
-BENCHMARKS = ("bench.http_api", "bench.cold_imports", "bench.engine", "bench.dispatcher")
+BENCHMARKS = ("bench.http_api", "bench.cold_imports", "bench.engine", "bench.dispatcher", "bench.durability")
 
 
 def main(argv: list[str] | None = None) -> int:
