@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import stat
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,3 +203,43 @@ def test_the_data_directory_is_private(start_server: Callable[..., DevServer], t
     assert any(p.name.startswith("snapshot-") for p in files), files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_damaged_journal_stops_the_start_with_one_line_and_repair_makes_it_start(
+    start_server: Callable[..., DevServer], tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import CLI
+
+    data_dir = tmp_path / "damaged"
+    server = start_server(data_dir)
+    body = {"name": "kept", "tasks": [{"name": "a", "type": "noop"}]}
+    kept = server.client().post("/workflows", json=body).json()["id"]
+    server.assert_clean_stop()  # "kept" is in the snapshot now
+    server = start_server(data_dir)
+    for name in ("after-1", "after-2"):
+        assert server.client().post("/workflows", json={**body, "name": name}).status_code == 201
+    server.proc.kill()
+    server.proc.wait()
+    journal = max((data_dir / "dynamodb").glob("journal-*.log"), key=lambda p: p.stat().st_size)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 2, lines  # one record per acknowledged create
+    lines[0] = lines[0][:40] + b"X" + lines[0][41:]  # bit rot in the first record, good ones follow
+    journal.write_bytes(b"".join(lines))
+
+    cmd = [str(CLI), "dev", "--port", "0", "--data-dir", str(data_dir), "--quiet"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2, refused
+    assert "Traceback" not in refused.stderr + refused.stdout, refused.stderr
+    message = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and journal.name in message[0], refused.stderr
+    assert f"orchestration repair --data-dir {data_dir}" in message[0]
+
+    repair = [str(CLI), "repair", "--data-dir", str(data_dir)]
+    repaired = subprocess.run(repair, capture_output=True, text=True, timeout=60, check=False)
+    assert repaired.returncode == 0, repaired
+    assert "kept 0 records before line 1" in repaired.stdout and "corrupt-" in repaired.stdout, (
+        repaired.stdout
+    )
+    server = start_server(data_dir)
+    assert server.client().get(f"/workflows/{kept}").status_code == 200
+    server.assert_clean_stop()
