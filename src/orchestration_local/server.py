@@ -529,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.request_version in {"", "HTTP/0.9"}:
             self.request_version = "HTTP/1.1"  # answer with a status line and headers all the same
         title = message or self.responses.get(code, ("Error",))[0]
-        status = 400 if code == 501 else code  # bad input never yields a 5xx
+        status = 400 if code >= 500 else code  # e.g. 505 for "HTTP/2.0": bad input never yields a 5xx
         self._send(_problem(status, "bad-request", title, explain or title))
 
     def _content_length(self) -> int:
