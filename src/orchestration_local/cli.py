@@ -134,6 +134,8 @@ def _dev(args: argparse.Namespace) -> int:
         print(
             f"WARNING: persistence degraded, writes answer 503: {runtime.persistence()['error']}", flush=True
         )
+    if runtime.resumed:
+        print(f"Resumed {len(runtime.resumed)} execution(s) that were running at the last stop.", flush=True)
     if tasks:
         print(f"Custom task types: {', '.join(sorted(tasks))}", flush=True)
     print(f'Try: curl -H "Authorization: Bearer {api_key}" {server.url}/workflows', flush=True)
@@ -209,6 +211,15 @@ def _api_commands(sub: Any) -> None:
     ex_watch = api_parser(executions, "watch", "live per-task progress until the execution ends")
     ex_watch.add_argument("execution_id")
     ex_watch.set_defaults(func=_watch)
+    ex_cancel = api_parser(executions, "cancel", "stop a running execution")
+    ex_cancel.add_argument("execution_id")
+    ex_cancel.set_defaults(func=lambda a: _post(a, f"/executions/{a.execution_id}/cancel"))
+    ex_redrive = api_parser(
+        executions, "redrive", "run a failed or cancelled execution again from where it stopped"
+    )
+    ex_redrive.add_argument("execution_id")
+    ex_redrive.add_argument("--watch", action="store_true", help="show live progress; exit 1 if it fails")
+    ex_redrive.set_defaults(func=_redrive)
 
     schedules = sub.add_parser("schedules", help="list schedules").add_subparsers(
         dest="schedules_command", required=True
@@ -227,6 +238,33 @@ def _get(args: argparse.Namespace, path: str, params: dict[str, Any] | None) -> 
         print(err, file=sys.stderr)
         return 1
     return 0
+
+
+def _post(args: argparse.Namespace, path: str) -> int:
+    from orchestration_local.client import ApiError, client_from, emit
+
+    try:
+        emit(client_from(args.url, args.data_dir).call("POST", path, {}))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from orchestration_local.client import ApiError, client_from, emit, exit_code, watch
+
+    client = client_from(args.url, args.data_dir)
+    try:
+        redriven = client.call("POST", f"/executions/{args.execution_id}/redrive", {})
+        print(f"redriven {redriven['id']} (redrive {redriven['redriveCount']})", file=sys.stderr)
+        if not args.watch:
+            emit(redriven)
+            return 0
+        return exit_code(watch(client, redriven["id"]))
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
 
 
 def _workflows_create(args: argparse.Namespace) -> int:

@@ -86,6 +86,15 @@ class Runtime:
             aws.register_lambda(custom[name], fn)
         aws.create_lambda_functions([*self.template.functions, *custom.values()])
         self.gateway = Gateway(self.template, self.functions)
+        # Step Functions lives in this process's memory: every execution that was pending or
+        # running at the last stop (or crash) is launched again where it was.
+        self.resumed = self.resume_executions()
+
+    def resume_executions(self) -> list[str]:
+        from orchestration_core.executions import resume_stranded
+        from orchestration_core.services import execution_services
+
+        return resume_stranded(execution_services())
 
     # -- keys -----------------------------------------------------------------------------------
     def key_store(self) -> Any:
