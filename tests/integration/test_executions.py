@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from orchestration_local import aws
-from tests.integration.conftest import Api, run, wait_for
+from tests.integration.conftest import Api, gate, run, wait_for
 
 
 def by_name(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -136,15 +136,18 @@ def test_timeout_fails_the_task(api: Api) -> None:
 
 
 def test_cancel_mid_run(api: Api) -> None:
-    status, _, wf = api.call(
-        "POST", "/workflows", {"name": "c", "tasks": [sleep("one", 1.0), sleep("two", 1.0, "one")]}
-    )
-    _, _, started = api.call("POST", f"/workflows/{wf['id']}/execute")
+    # "one" holds (a gate task) until the test opens it: still running when the cancel comes
+    key = uuid.uuid4().hex
+    tasks = [{"name": "one", "type": "gate"}, sleep("two", 0, "one")]
+    status, _, wf = api.call("POST", "/workflows", {"name": "c", "tasks": tasks})
+    _, _, started = api.call("POST", f"/workflows/{wf['id']}/execute", {"parameters": {"key": key}})
     eid = started["executionId"]
-    wait_until_running(api, eid)
+    gate(key).wait_entered()
     status, _, cancelled = api.call("POST", f"/executions/{eid}/cancel")
     assert status == 200 and cancelled["status"] == "cancelled" and cancelled["completedAt"]
+    assert by_name(cancelled)["one"]["status"] == "cancelled"
     assert api.call("POST", f"/executions/{eid}/cancel")[0] == 409
+    gate(key).open("fail")
     final = wait_for(api, eid)
     assert final["status"] == "cancelled"
     assert by_name(final)["two"]["status"] == "skipped"

@@ -33,7 +33,7 @@ from orchestration_core.store.table import _TRANSACTION_RETRIES
 
 from orchestration_local import aws
 from orchestration_local.runtime import Runtime
-from tests.integration.conftest import TERMINAL, Api, wait_for
+from tests.integration.conftest import TERMINAL, Api, gate, wait_for
 
 NOOP_TASKS = [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "dependsOn": ["a"]}]
 
@@ -666,16 +666,14 @@ def test_a_throttled_describe_makes_the_read_of_a_running_execution_429(
 def test_a_throttled_cancel_changes_nothing_and_can_be_retried(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a running execution
+    # Given a running execution (its first task holds until the test opens its gate)
     wid = workflow(
         api,
-        [
-            {"name": "s", "type": "sleep", "config": {"seconds": 1.5}},
-            {"name": "t", "type": "noop", "dependsOn": ["s"]},
-        ],
+        [{"name": "s", "type": "gate"}, {"name": "t", "type": "noop", "dependsOn": ["s"]}],
     )
-    eid = api.call("POST", f"/workflows/{wid}/execute")[2]["executionId"]
-    wait_until_running(api, eid)
+    key = uuid.uuid4().hex
+    eid = api.call("POST", f"/workflows/{wid}/execute", {"parameters": {"key": key}})[2]["executionId"]
+    gate(key).wait_entered()
     # When StopExecution is throttled
     Fault(monkeypatch, sfn(), "stop_execution", lambda: client_error("ThrottlingException", "StopExecution"))
     assert_problem(api.call("POST", f"/executions/{eid}/cancel"), 429, "throttled")
@@ -684,22 +682,21 @@ def test_a_throttled_cancel_changes_nothing_and_can_be_retried(
     # And the retried cancel stops it
     status, _, cancelled = api.call("POST", f"/executions/{eid}/cancel")
     assert status == 200 and cancelled["status"] == "cancelled"
+    gate(key).open("fail")
     assert [e["status"] for e in settled(api, wid)] == ["cancelled"]
 
 
 def test_a_cancel_whose_record_write_is_throttled_still_ends_cancelled(
     api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a running execution
+    # Given a running execution (its first task holds until the test opens its gate)
     wid = workflow(
         api,
-        [
-            {"name": "s", "type": "sleep", "config": {"seconds": 1.5}},
-            {"name": "t", "type": "noop", "dependsOn": ["s"]},
-        ],
+        [{"name": "s", "type": "gate"}, {"name": "t", "type": "noop", "dependsOn": ["s"]}],
     )
-    eid = api.call("POST", f"/workflows/{wid}/execute")[2]["executionId"]
-    wait_until_running(api, eid)
+    key = uuid.uuid4().hex
+    eid = api.call("POST", f"/workflows/{wid}/execute", {"parameters": {"key": key}})[2]["executionId"]
+    gate(key).wait_entered()
     # When the cancel stops the machine but writing `cancelled` to the record is throttled
     Fault(
         monkeypatch,
@@ -716,6 +713,7 @@ def test_a_cancel_whose_record_write_is_throttled_still_ends_cancelled(
     assert (status == 200 and cancelled["status"] == "cancelled") or (
         status == 409 and api.call("GET", f"/executions/{eid}")[2]["status"] == "cancelled"
     ), cancelled
+    gate(key).open("fail")
     ended = settled(api, wid)
     assert [e["status"] for e in ended] == ["cancelled"]
     assert by_name(ended[0])["t"]["status"] == "skipped"
