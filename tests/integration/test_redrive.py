@@ -41,6 +41,12 @@ def start(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
     return wf["id"], started["executionId"]
 
 
+def failed_run(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
+    """A run whose gate task fails on its first call: (workflow id, execution id), ended failed."""
+    wid, eid = failed_run(api, tasks, key)
+    return wid, eid
+
+
 def redrive(api: Api, execution_id: str) -> dict[str, Any]:
     status, _, body = api.call("POST", f"/executions/{execution_id}/redrive")
     assert status == 200, body
@@ -90,10 +96,7 @@ def test_redrive_of_a_failed_run_reruns_only_what_did_not_complete(api: Api) -> 
 def test_redrive_twice_counts_on_and_keeps_the_original_version_and_parameters(api: Api) -> None:
     # Given a run of version 1 that failed, and the workflow changed to version 2 since
     key = uuid.uuid4().hex
-    wid, eid = start(api, [count("first"), gated("hold", "first")], key)
-    gate(key).wait_entered()
-    gate(key).open("fail")
-    assert wait_for(api, eid)["status"] == "failed"
+    wid, eid = failed_run(api, [count("first"), gated("hold", "first")], key)
     status, _, wf = api.call("PUT", f"/workflows/{wid}", {"tasks": [count("other")]})
     assert status == 200 and wf["version"] == 2, wf
 
@@ -153,10 +156,7 @@ def test_redrive_of_a_non_series_parallel_graph_releases_gated_tasks(api: Api) -
     # a -> c, b -> c, a -> d: c and d wait on task tokens; c fails the first time
     key = uuid.uuid4().hex
     tasks = [count("a"), count("b"), gated("c", "a", "b"), count("d", "a")]
-    _, eid = start(api, tasks, key)
-    gate(key).wait_entered()
-    gate(key).open("fail")
-    assert wait_for(api, eid)["status"] == "failed"
+    _, eid = failed_run(api, tasks, key)
 
     redrive(api, eid)
     gate(key).wait_entered()
@@ -183,10 +183,7 @@ def test_redrive_answers_409_unless_failed_or_cancelled(api: Api) -> None:
 
 def test_redrive_of_an_unknown_or_another_tenants_execution_is_404(api: Api, other_api: Api) -> None:
     key = uuid.uuid4().hex
-    _, eid = start(api, [gated("hold")], key)
-    gate(key).wait_entered()
-    gate(key).open("fail")
-    assert wait_for(api, eid)["status"] == "failed"
+    _, eid = failed_run(api, [gated("hold")], key)
 
     status, _, body = other_api.call("POST", f"/executions/{eid}/redrive")
     assert status == 404, body
@@ -199,10 +196,7 @@ def test_redrive_of_an_unknown_or_another_tenants_execution_is_404(api: Api, oth
 @pytest.mark.parametrize("status_filter", ["running", "failed"])
 def test_a_redriven_execution_is_listed_and_filtered_like_any_other(api: Api, status_filter: str) -> None:
     key = uuid.uuid4().hex
-    wid, eid = start(api, [gated("hold")], key)
-    gate(key).wait_entered()
-    gate(key).open("fail")
-    assert wait_for(api, eid)["status"] == "failed"
+    wid, eid = failed_run(api, [gated("hold")], key)
     if status_filter == "running":
         redrive(api, eid)
         gate(key).wait_entered()
