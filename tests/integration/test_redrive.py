@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from orchestration_core import clock, executions
+from orchestration_core.domain import ExecutionStatus
 from orchestration_core.runner import Runner
 from orchestration_core.services import execution_services
 
@@ -43,7 +46,10 @@ def start(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
 
 def failed_run(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
     """A run whose gate task fails on its first call: (workflow id, execution id), ended failed."""
-    wid, eid = failed_run(api, tasks, key)
+    wid, eid = start(api, tasks, key)
+    gate(key).wait_entered()
+    gate(key).open("fail")
+    assert wait_for(api, eid)["status"] == "failed"
     return wid, eid
 
 
@@ -245,3 +251,23 @@ def test_the_dispatcher_tick_reconciles_a_listed_run_whose_machine_ended_unrecor
     assert failed["total"] == 1
     _, _, running = api.call("GET", "/executions", query=f"workflowId={wid}&status=running")
     assert running["total"] == 0
+
+
+def test_a_redrive_still_starting_is_not_declared_lost(api: Api, tenant: str) -> None:
+    # Given a redriven record whose new launch has no machine yet (its start is on its way),
+    # of an execution first started long ago
+    _, eid = failed_run(api, [gated("hold")], uuid.uuid4().hex)
+    svc = execution_services()
+    record = svc.executions.get(tenant, eid)
+    assert record is not None
+    launching = replace(
+        record,
+        status=ExecutionStatus.RUNNING,
+        sfn_name=record.next_launch_name(),
+        started_at="2020-01-01T00:00:00.000Z",
+        redriven_at=clock.now_iso(),
+    )
+    # Then reading it leaves it as it is: the grace counts from the redrive, not the first start
+    assert executions.reconcile(svc, launching) is launching
+    # While a launch that old with no machine is reconciled (here: the stored record moved on)
+    assert executions.reconcile(svc, replace(launching, redriven_at=None)) is not launching

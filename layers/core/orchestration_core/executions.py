@@ -200,7 +200,8 @@ def reconcile(svc: Services, ex: Execution) -> Execution:
     try:
         described = svc.engine.describe(ex.sfn_execution_arn)
     except ExecutionMissing:
-        started = clock.parse_iso(ex.started_at)
+        # The latest launch may still be starting: a redrive's start follows its claim.
+        started = clock.parse_iso(max(ex.started_at, ex.redriven_at or ""))
         if (clock.now() - started).total_seconds() < START_GRACE_SECONDS:
             return ex
         described = {"status": "LOST"}
