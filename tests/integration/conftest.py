@@ -212,7 +212,7 @@ def wait_for(api: Api, execution_id: str, timeout: float = 60.0) -> dict[str, An
             return body
         if time.monotonic() > deadline:
             pytest.fail(f"execution {execution_id} did not end within {timeout}s: {body}")
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 def run(

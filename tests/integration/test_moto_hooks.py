@@ -231,3 +231,41 @@ def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavaila
     journal.io = os
     client.put_item(TableName=table, Item={**key, "n": {"N": "3"}})  # recovered on the next write
     assert journal.failure is None
+
+
+def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    # Given a partition of 5 items among others
+    table = runtime.names["Table"]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    pk = f"HOOK#{os.urandom(6).hex()}"
+    for sk in ["c", "a", "e", "b", "d"]:
+        client.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": sk}})
+    client.put_item(TableName=table, Item={"PK": {"S": pk + "-other"}, "SK": {"S": "a"}})
+
+    # When it is queried in pages, with moto's whole-table read made to fail
+    def whole_table(self: Any) -> Any:
+        raise AssertionError("a table query read the whole table")
+
+    monkeypatch.setattr(Table, "all_items", whole_table)
+    pages, start = [], None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        resp = client.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk AND SK > :after",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":after": {"S": "a"}},
+            ScanIndexForward=False,
+            Limit=2,
+            **kwargs,
+        )
+        pages.append([i["SK"]["S"] for i in resp["Items"]])
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            break
+
+    # Then only that partition was read, in order, condition and paging applied
+    assert pages == [["e", "d"], ["c", "b"]] or pages == [["e", "d"], ["c", "b"], []]
