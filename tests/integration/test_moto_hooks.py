@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from orchestration_local import aws, durability
 from orchestration_local.runtime import Runtime
+from tests.integration.conftest import Api, gate, wait_for
 
 
 def test_hooks_are_installed(runtime: Runtime) -> None:
@@ -269,3 +270,39 @@ def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
 
     # Then only that partition was read, in order, condition and paging applied
     assert pages == [["e", "d"], ["c", "b"]] or pages == [["e", "d"], ["c", "b"], []]
+
+
+def test_a_definition_is_parsed_once_and_a_lambda_client_serves_every_invoke(runtime: Runtime) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}})
+    assert AmazonStateLanguageParser.parse(definition) is AmazonStateLanguageParser.parse(definition)
+    client_for: Any = getattr(lambda_eval_utils, "boto_client_for")  # noqa: B009
+    assert client_for(region="us-east-1", service="lambda") is client_for(
+        region="us-east-1", service="lambda", state_credentials=object()
+    )
+
+
+def test_runs_of_one_machine_at_once_keep_their_own_data(api: Api) -> None:
+    # Three executions of one workflow (one machine, one parsed program) held open together
+    tasks = [
+        {"name": "hold", "type": "gate"},
+        {"name": "echo", "type": "transform", "config": {"expression": "parameters"}, "dependsOn": ["hold"]},
+    ]
+    status, _, wf = api.call("POST", "/workflows", {"name": "shared", "tasks": tasks})
+    assert status == 201, wf
+    keys = [os.urandom(6).hex() for _ in range(3)]
+    ids = []
+    for key in keys:
+        status, _, started = api.call("POST", f"/workflows/{wf['id']}/execute", {"parameters": {"key": key}})
+        assert status == 202, started
+        ids.append(started["executionId"])
+    for key in keys:
+        gate(key).wait_entered()  # all three are inside the same machine at once
+    for key in reversed(keys):
+        gate(key).open("ok")
+    for key, eid in zip(keys, ids, strict=True):
+        done = wait_for(api, eid)
+        assert done["status"] == "completed", done
+        assert done["tasks"][1]["result"] == {"key": key}
