@@ -15,11 +15,12 @@ app = Resolver()
 
 @app.post("/schedules", status_code=201, summary="Create a schedule")
 def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[ScheduleOut]:
-    sc = schedules.create_schedule(schedule_store(), workflow_store(), app.tenant_id(), body, clock.now())
+    now = clock.now()
+    sc = schedules.create_schedule(schedule_store(), workflow_store(), app.tenant_id(), body, now)
     return Response(
         status_code=201,
         content_type="application/json",
-        body=ScheduleOut.of(sc),
+        body=ScheduleOut.of(sc, schedules.upcoming_run_times(sc, now)),
         headers={"Location": f"/schedules/{sc.id}"},
     )
 

@@ -1,4 +1,4 @@
-"""PUT /schedules/{scheduleId}: change a schedule's cron, time zone, parameters or enabled."""
+"""PUT /schedules/{scheduleId}: change a schedule's timing, parameters, policies or note."""
 
 from typing import Annotated
 
@@ -13,8 +13,9 @@ app = Resolver()
 
 @app.put("/schedules/<scheduleId>", summary="Update a schedule")
 def update_schedule(scheduleId: str, body: Annotated[ScheduleUpdate, Body()]) -> ScheduleOut:
-    sc = schedules.update_schedule(schedule_store(), app.tenant_id(), scheduleId, body, clock.now())
-    return ScheduleOut.of(sc)
+    now = clock.now()
+    sc = schedules.update_schedule(schedule_store(), app.tenant_id(), scheduleId, body, now)
+    return ScheduleOut.of(sc, schedules.upcoming_run_times(sc, now))
 
 
 lambda_handler = api_handler(app)

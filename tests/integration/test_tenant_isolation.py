@@ -260,6 +260,18 @@ def _delete_schedule(other: Api, owner: Api, ids: dict[str, str]) -> None:
     assert_not_found(other, "DELETE", f"/schedules/{ids['sc']}", "sc")
 
 
+def _trigger_schedule(other: Api, owner: Api, ids: dict[str, str]) -> None:
+    path = f"/schedules/{ids['sc']}/trigger"
+    assert_not_found(other, "POST", path, "sc")
+    assert_not_found(other, "POST", path, "sc", {"overlapPolicy": "allow"})
+
+
+def _backfill_schedule(other: Api, owner: Api, ids: dict[str, str]) -> None:
+    body = {"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-03T00:00:00Z"}
+    for sid in (ids["sc"], ids["sc2"]):
+        assert_not_found(other, "POST", f"/schedules/{sid}/backfill", "sc", body)
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/workflows"): Case(_create_workflow),
     ("GET", "/workflows"): Case(_list_workflows),
@@ -279,6 +291,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/schedules/{scheduleId}"): Case(_get_schedule),
     ("PUT", "/schedules/{scheduleId}"): Case(_update_schedule),
     ("DELETE", "/schedules/{scheduleId}"): Case(_delete_schedule),
+    ("POST", "/schedules/{scheduleId}/trigger"): Case(_trigger_schedule),
+    ("POST", "/schedules/{scheduleId}/backfill"): Case(_backfill_schedule),
 }
 
 

@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from orchestration_core import clock, cron, executions
 from orchestration_core.domain import Page, Workflow, WorkflowStatus
@@ -63,7 +63,12 @@ from orchestration_core.errors import (
 from orchestration_core.executions import Services
 from orchestration_core.ids import derived_id, new_id
 from orchestration_core.pagination import resolve_position
-from orchestration_core.schedule_models import ScheduleCreate, ScheduleUpdate
+from orchestration_core.schedule_models import (
+    MAX_BACKFILL_SLOTS,
+    BackfillRequest,
+    ScheduleCreate,
+    ScheduleUpdate,
+)
 from orchestration_core.store.schedules import (
     DUE_SHARDS,
     ConditionFailed,
@@ -109,12 +114,63 @@ def _next_run(expression: str, timezone: str, after: datetime) -> str:
     return clock.iso(cron.next_run_at(expression, timezone, after))
 
 
+def _window_runs(
+    expression: str, timezone: str, start_at: str | None, end_at: str | None, after: datetime, count: int
+) -> list[str]:
+    """The next ``count`` fire times strictly after ``after`` that lie in [start_at, end_at]."""
+    if start_at is not None:
+        after = max(after, clock.parse_iso(start_at) - timedelta(microseconds=1))
+    times = [clock.iso(t) for t in cron.next_runs(expression, timezone, after, count)]
+    return [t for t in times if end_at is None or t <= end_at]
+
+
+def _bounded_next(sc: Schedule, after: datetime) -> str | None:
+    """The schedule's first fire strictly after ``after`` inside its startAt/endAt (None: none)."""
+    runs = _window_runs(sc.cron_expression, sc.timezone, sc.start_at, sc.end_at, after, 1)
+    return runs[0] if runs else None
+
+
+def upcoming_run_times(sc: Schedule, now: datetime, count: int = 5) -> list[str]:
+    """The next ``count`` fire times after ``now`` (UTC, DST rule applied); none while disabled."""
+    if not sc.enabled:
+        return []
+    try:
+        return _window_runs(sc.cron_expression, sc.timezone, sc.start_at, sc.end_at, now, count)
+    except cron.CronError:
+        return []
+
+
+def _check_window(start_at: str | None, end_at: str | None) -> None:
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise ValidationFailed("endAt must be after startAt.", [FieldError("endAt", "must be after startAt")])
+
+
+def previous_run_active(svc: Services, sc: Schedule) -> bool:
+    """Whether this schedule's previous run is pending or running: a fire being started, or the
+    execution ``lastExecutionId`` names (one read; reconciled with Step Functions if it claims
+    to be running, so a run that died unrecorded does not hold the schedule forever)."""
+    if sc.pending_fire is not None:
+        return True
+    if sc.last_execution_id is None:
+        return False
+    ex = svc.executions.get(sc.tenant_id, sc.last_execution_id, with_runs=False)
+    if ex is None or ex.status.terminal:
+        return False
+    try:
+        ex = executions.reconcile(svc, ex)
+    except Exception:  # noqa: BLE001 - cannot tell: treat the run as still going
+        log.warning("could not reconcile %s for schedule %s", ex.id, sc.id)
+        return True
+    return not ex.status.terminal
+
+
 # -- use cases ---------------------------------------------------------------------------------------
 def create_schedule(
     store: ScheduleStore, workflows: WorkflowStore, tenant_id: str, request: ScheduleCreate, now: datetime
 ) -> Schedule:
     expression = request.cronExpression.strip()
     _check_timing(expression, request.timezone)
+    _check_window(request.startAt, request.endAt)
     if workflows.get(tenant_id, request.workflowId) is None:
         raise NotFound(f"Workflow '{request.workflowId}' does not exist.")
     stamp = clock.iso(now)
@@ -126,11 +182,18 @@ def create_schedule(
         timezone=request.timezone,
         parameters=request.parameters or {},
         enabled=request.enabled,
-        next_run_at=_next_run(expression, request.timezone, now) if request.enabled else None,
+        next_run_at=None,
         created_at=stamp,
         updated_at=stamp,
         revision=1,
+        overlap_policy=request.overlapPolicy,
+        catchup_window_seconds=request.catchupWindowSeconds,
+        start_at=request.startAt,
+        end_at=request.endAt,
+        note=request.note,
     )
+    if sc.enabled:
+        sc = sc.with_changes(next_run_at=_bounded_next(sc, now))
     store.create(sc)
     return sc
 
@@ -172,15 +235,26 @@ def update_schedule(
             changes["parameters"] = request.parameters
         if request.enabled is not None:
             changes["enabled"] = request.enabled
+        for name, attr in (
+            ("overlapPolicy", "overlap_policy"),
+            ("catchupWindowSeconds", "catchup_window_seconds"),
+            ("note", "note"),
+        ):
+            if getattr(request, name) is not None:
+                changes[attr] = getattr(request, name)
+        for name, attr in (("startAt", "start_at"), ("endAt", "end_at")):
+            if name in request.model_fields_set:  # null removes the bound
+                changes[attr] = getattr(request, name)
         updated = current.with_changes(**changes)
-        timing_changed = (updated.cron_expression, updated.timezone, updated.enabled) != (
-            current.cron_expression,
-            current.timezone,
-            current.enabled,
-        )
-        if timing_changed or (updated.enabled and updated.next_run_at is None):
-            next_run = _next_run(updated.cron_expression, updated.timezone, now) if updated.enabled else None
-            updated = updated.with_changes(next_run_at=next_run)
+        _check_window(updated.start_at, updated.end_at)
+
+        def timing(s: Schedule) -> tuple[Any, ...]:
+            return (s.cron_expression, s.timezone, s.enabled, s.start_at, s.end_at)
+
+        if timing(updated) != timing(current) or (updated.enabled and updated.next_run_at is None):
+            updated = updated.with_changes(
+                next_run_at=_bounded_next(updated, now) if updated.enabled else None
+            )
         try:
             return store.save(current, updated)
         except ConditionFailed:
@@ -221,6 +295,201 @@ def _delete_quietly(store: ScheduleStore, sc: Schedule) -> bool:
     return False
 
 
+# -- run now: trigger and backfill ----------------------------------------------------------------------
+@dataclass
+class Triggered:
+    execution_id: str
+    status: Literal["started", "buffered"]
+    scheduled_at: str
+
+
+@dataclass
+class Backfilled:
+    scheduled_at: list[str]
+    execution_ids: list[str | None]  # None: the overlap policy skipped that slot
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for e in self.execution_ids if e is None)
+
+
+def trigger_execution_id(schedule_id: str, scheduled_at: str) -> str:
+    """A triggered run's id: from (schedule, "trigger", time), apart from any slot's fire id."""
+    ms = int(clock.parse_iso(scheduled_at).timestamp() * 1000)
+    return new_id("ex", ms)[:13] + derived_id("ex", schedule_id, "trigger", scheduled_at)[3:19]
+
+
+def _runnable_workflow(svc: Services, sc: Schedule) -> Workflow:
+    wf = svc.workflows.get(sc.tenant_id, sc.workflow_id)
+    if wf is None:
+        raise NotFound(f"Workflow '{sc.workflow_id}' does not exist.")
+    if wf.status == WorkflowStatus.INACTIVE:
+        raise Conflict("The workflow is inactive; set its status to draft or active to run it.")
+    return wf
+
+
+def trigger_schedule(
+    store: ScheduleStore,
+    svc: Services,
+    tenant_id: str,
+    schedule_id: str,
+    overlap_policy: str | None,
+    now: datetime,
+) -> Triggered:
+    """Run the schedule now with its parameters. The overlap policy (the schedule's, or the
+    override) applies: ``skip`` while the previous run is active answers 409, ``bufferOne``
+    holds the run until that one ends (409 if one is held already). The run is recorded on
+    the schedule (a conditional write) before it starts, so a tick racing it sees it."""
+    scheduled = clock.iso(now)
+    execution_id = trigger_execution_id(schedule_id, scheduled)
+    for _ in range(_UPDATE_RETRIES):
+        sc = get_schedule(store, tenant_id, schedule_id)
+        _runnable_workflow(svc, sc)
+        policy = overlap_policy or sc.overlap_policy
+        if policy != "allow" and previous_run_active(svc, sc):
+            if policy == "bufferOne" and sc.buffered is None:
+                held = {"scheduledAt": scheduled, "executionId": execution_id, "type": "trigger"}
+                try:
+                    store.save(
+                        sc, sc.with_changes(buffered=held).with_action(scheduled, execution_id, "buffered")
+                    )
+                except ConditionFailed:
+                    continue
+                return Triggered(execution_id, "buffered", scheduled)
+            with suppress(ConditionFailed):
+                store.save(sc, sc.with_action(scheduled, None, "skipped-overlap"))
+            held_note = " and one run is buffered already" if policy == "bufferOne" else ""
+            raise Conflict(
+                f"The schedule's previous run is still pending or running{held_note} "
+                f"(overlapPolicy '{policy}'); nothing was started. "
+                'Send {"overlapPolicy": "allow"} to run anyway.'
+            )
+        started = sc.with_changes(last_run_at=scheduled, last_execution_id=execution_id)
+        try:
+            store.save(sc, started.with_action(scheduled, execution_id, "started"))
+        except ConditionFailed:
+            continue
+        executions.start_execution(
+            svc,
+            tenant_id,
+            sc.workflow_id,
+            sc.parameters,
+            execution_id=execution_id,
+            trigger={"type": "trigger", "scheduleId": sc.id, "scheduledAt": scheduled},
+        )
+        return Triggered(execution_id, "started", scheduled)
+    raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
+
+
+def backfill_slots(sc: Schedule, start_at: str, end_at: str, now: datetime) -> list[str]:
+    """The cron slots in [start_at, end_at), validated: a past range of at most 1,000 slots."""
+    errors = []
+    if end_at <= start_at:
+        errors.append(FieldError("endAt", "must be after startAt"))
+    if end_at > clock.iso(now):
+        errors.append(FieldError("endAt", "must not be in the future (backfill runs past slots)"))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field} {e.message}" for e in errors) + ".", errors)
+    after = clock.parse_iso(start_at) - timedelta(microseconds=1)
+    found = [
+        clock.iso(t) for t in cron.next_runs(sc.cron_expression, sc.timezone, after, MAX_BACKFILL_SLOTS + 1)
+    ]
+    slots = [t for t in found if t < end_at]
+    if len(slots) > MAX_BACKFILL_SLOTS:
+        raise ValidationFailed(
+            f"The range holds more than {MAX_BACKFILL_SLOTS:,} slots of this schedule; split it.",
+            [FieldError("endAt", f"the range must hold at most {MAX_BACKFILL_SLOTS:,} slots")],
+        )
+    return slots
+
+
+def backfill_schedule(
+    store: ScheduleStore,
+    svc: Services,
+    tenant_id: str,
+    schedule_id: str,
+    request: BackfillRequest,
+    now: datetime,
+    workers: int = DEFAULT_WORKERS,
+) -> Backfilled:
+    """One run per slot in [startAt, endAt), each with the id the dispatcher gives that slot
+    (:func:`fire_execution_id`), so a repeated backfill, or a slot already fired, starts
+    nothing twice: the existing run's id is returned. ``allow`` starts every slot; ``skip``
+    and ``bufferOne`` treat the slots as fired one after the other at once: a slot starts only
+    if no run of the schedule is active (the one started for an earlier slot is), bufferOne
+    holds the first slot that overlaps (if the schedule holds none), the rest are skipped."""
+    sc = get_schedule(store, tenant_id, schedule_id)
+    slots = backfill_slots(sc, request.startAt, request.endAt, now)
+    _runnable_workflow(svc, sc)
+
+    def start(slot: str) -> str:
+        ex = executions.start_execution(
+            svc,
+            tenant_id,
+            sc.workflow_id,
+            sc.parameters,
+            execution_id=fire_execution_id(sc.id, slot),
+            trigger={"type": "backfill", "scheduleId": sc.id, "scheduledAt": slot},
+        )
+        return ex.id
+
+    if request.overlapPolicy == "allow":
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="backfill") as pool:
+            ids: list[str | None] = list(pool.map(start, slots))
+        return Backfilled(slots, ids)
+
+    ids = []
+    actions: list[tuple[str, str | None, str]] = []
+    held: dict[str, Any] | None = None
+    last: str | None = None
+    active = previous_run_active(svc, sc)
+    for slot in slots:
+        execution_id = fire_execution_id(sc.id, slot)
+        existing = svc.executions.get(tenant_id, execution_id, with_runs=False)
+        if existing is not None:
+            ids.append(execution_id)
+            active = active or not existing.status.terminal
+        elif not active:
+            ids.append(start(slot))
+            actions.append((slot, execution_id, "started"))
+            last, active = execution_id, True
+        elif request.overlapPolicy == "bufferOne" and held is None and sc.buffered is None:
+            held = {"scheduledAt": slot, "executionId": execution_id, "type": "backfill"}
+            ids.append(execution_id)
+            actions.append((slot, execution_id, "buffered"))
+        else:
+            ids.append(None)
+            actions.append((slot, None, "skipped-overlap"))
+    _record(store, sc, actions, last, held)
+    return Backfilled(slots, ids)
+
+
+def _record(
+    store: ScheduleStore,
+    sc: Schedule,
+    actions: list[tuple[str, str | None, str]],
+    last: str | None,
+    held: dict[str, Any] | None,
+) -> None:
+    """Write a backfill's outcome on the schedule (its recent actions, last run, buffered slot)."""
+    current: Schedule | None = sc
+    for _ in range(_UPDATE_RETRIES):
+        if current is None or not (actions or last or held):
+            return
+        new = current
+        for action in actions:
+            new = new.with_action(*action)
+        if last is not None:
+            new = new.with_changes(last_execution_id=last)
+        if held is not None and current.buffered is None:
+            new = new.with_changes(buffered=held)
+        try:
+            store.save(current, new)
+            return
+        except ConditionFailed:
+            current = store.get(sc.tenant_id, sc.id)
+
+
 # -- the dispatcher ------------------------------------------------------------------------------------
 def fire_execution_id(schedule_id: str, scheduled_at: str) -> str:
     """The execution id of a schedule's fire: a function of (schedule id, scheduled time) only.
@@ -252,7 +521,8 @@ class DispatchReport:
     due: int = 0  # due-index entries examined
     started: int = 0  # fires claimed and started now
     recovered: int = 0  # fires a crash or an error had left unfinished, started now
-    skipped: int = 0  # fires of inactive workflows: advanced without running
+    skipped: int = 0  # slots advanced without running: inactive workflow, overlap, catch-up window
+    buffered: int = 0  # fires held back (bufferOne) until the previous run ends
     failed: int = 0  # fires that started nothing, with lastError recorded
     retrying: int = 0  # starts that failed for a transient reason: a later tick retries
     lost: int = 0  # claims another dispatcher (or an update) won
@@ -332,8 +602,39 @@ class _Tick:
             if recovered is None or recovered.pending_fire is not None:
                 return
             sc = recovered
+        if sc.enabled and sc.buffered is not None:
+            released = self._release(sc)
+            if released is None or released.pending_fire is not None:
+                return
+            sc = released
         if sc.enabled and sc.next_run_at is not None and sc.next_run_at <= self.now_iso:
             self._fire(sc)
+
+    def _release(self, sc: Schedule) -> Schedule | None:
+        """bufferOne: start the buffered fire once the previous run has ended (else keep it)."""
+        buffered = sc.buffered
+        assert buffered is not None
+        if previous_run_active(self.svc, sc):
+            return sc
+        pending = PendingFire(
+            buffered["scheduledAt"],
+            buffered["executionId"],
+            self.retry_iso,
+            1,
+            buffered.get("type", "schedule"),
+        )
+        try:
+            claimed = self.store.save(
+                sc,
+                sc.with_changes(buffered=None, pending_fire=pending),
+                "attribute_not_exists(#pending)",
+                None,
+                {"#pending": "pendingFire"},
+            )
+        except ConditionFailed:
+            self.report.count("lost")
+            return None
+        return self._start(claimed, "started")
 
     def _workflow(self, sc: Schedule) -> Workflow | None:
         key = (sc.tenant_id, sc.workflow_id)
@@ -348,29 +649,23 @@ class _Tick:
                 if _delete_quietly(self.store, sc):
                     self.report.count("removed")
                 return
-            scheduled = sc.next_run_at
-            assert scheduled is not None
+            read = sc.next_run_at
+            assert read is not None
             try:
-                following = _next_run(sc.cron_expression, sc.timezone, self.now)
+                following = _bounded_next(sc, self.now)
             except cron.CronError as err:  # stored before a rule tightened: stop it, say why
-                error = self._error(scheduled, 400, "Invalid schedule", str(err))
+                error = self._error(read, 400, "Invalid schedule", str(err))
                 with suppress(ConditionFailed):
                     self.store.save(sc, sc.with_changes(enabled=False, next_run_at=None, last_error=error))
                     self.report.count("failed")
                 return
-            if wf.status == WorkflowStatus.INACTIVE:
-                new = sc.with_changes(next_run_at=following, last_skipped_at=scheduled)
-                outcome = "skipped"
-            else:
-                pending = PendingFire(scheduled, fire_execution_id(sc.id, scheduled), self.retry_iso, 1)
-                new = sc.with_changes(next_run_at=following, pending_fire=pending)
-                outcome = "started"
+            new, outcome = self._decide(sc, wf, read, following)
             try:
                 claimed = self.store.save(
                     sc,
                     new,
                     "#next = :read AND #enabled = :on AND attribute_not_exists(#pending)",
-                    {":read": scheduled, ":on": True},
+                    {":read": read, ":on": True},
                     {"#next": "nextRunAt", "#enabled": "enabled", "#pending": "pendingFire"},
                 )
             except ConditionFailed:
@@ -380,18 +675,46 @@ class _Tick:
                     or fresh.revision == sc.revision
                     or not fresh.enabled
                     or fresh.pending_fire is not None
-                    or fresh.next_run_at != scheduled
+                    or fresh.next_run_at != read
                 ):
                     self.report.count("lost")
                     return
                 sc = fresh  # changed in a way that keeps this slot (e.g. new parameters): claim again
                 continue
-            if outcome == "skipped":
-                self.report.count("skipped")
-            else:
+            if outcome == "started":
                 self._start(claimed, "started")
+            else:
+                self.report.count(outcome)
             return
         self.report.count("lost")
+
+    def _decide(self, sc: Schedule, wf: Workflow, read: str, following: str | None) -> tuple[Schedule, str]:
+        """The claim's new state of the schedule for the slot ``read`` and the report counter."""
+        new = sc.with_changes(next_run_at=following)
+        scheduled: str | None = read
+        oldest = clock.iso(self.now - timedelta(seconds=sc.catchup_window_seconds))
+        if read < oldest:  # overdue beyond the catch-up window: that slot is skipped ...
+            new = new.with_action(read, None, "skipped-catchup")
+            # ... but a slot missed inside the window still fires (once).
+            inside = _bounded_next(sc, clock.parse_iso(oldest))
+            scheduled = inside if inside is not None and inside <= self.now_iso else None
+            if scheduled is None:
+                return new, "skipped"
+        assert scheduled is not None
+        execution_id = fire_execution_id(sc.id, scheduled)
+        if wf.status == WorkflowStatus.INACTIVE:
+            return new.with_changes(last_skipped_at=scheduled).with_action(
+                scheduled, None, "skipped-inactive"
+            ), "skipped"
+        if sc.overlap_policy != "allow" and previous_run_active(self.svc, sc):
+            if sc.overlap_policy == "bufferOne" and sc.buffered is None:
+                held = {"scheduledAt": scheduled, "executionId": execution_id, "type": "schedule"}
+                return new.with_changes(buffered=held).with_action(
+                    scheduled, execution_id, "buffered"
+                ), "buffered"
+            return new.with_action(scheduled, None, "skipped-overlap"), "skipped"
+        pending = PendingFire(scheduled, execution_id, self.retry_iso, 1)
+        return new.with_changes(pending_fire=pending), "started"
 
     def _recover(self, sc: Schedule) -> Schedule | None:
         """Re-attempt a claimed fire whose start was never confirmed. Returns the schedule after
@@ -430,13 +753,18 @@ class _Tick:
                 sc.workflow_id,
                 sc.parameters,
                 execution_id=pending.execution_id,
-                trigger={"type": "schedule", "scheduleId": sc.id, "scheduledAt": pending.scheduled_at},
+                trigger={
+                    "type": pending.trigger_type,
+                    "scheduleId": sc.id,
+                    "scheduledAt": pending.scheduled_at,
+                },
             )
         except Exception as err:  # noqa: BLE001 - every outcome is recorded; the tick goes on
             return self._settle_failure(sc, pending, err)
         return self._finish(
             sc,
             outcome,
+            action="started",
             last_run_at=pending.scheduled_at,
             last_execution_id=pending.execution_id,
             last_error=None,
@@ -451,7 +779,9 @@ class _Tick:
                     self.report.count("removed")
                 return None
             if wf.status == WorkflowStatus.INACTIVE:
-                return self._finish(sc, "skipped", last_skipped_at=pending.scheduled_at)
+                return self._finish(
+                    sc, "skipped", action="skipped-inactive", last_skipped_at=pending.scheduled_at
+                )
         if isinstance(err, ProblemError) and 400 <= err.status < 500 and err.status != 429:
             # The request itself is refused (e.g. 422: unregistered task types): retrying won't help.
             error = self._error(pending.scheduled_at, err.status, err.title, err.detail)
@@ -474,7 +804,9 @@ class _Tick:
             "detail": detail,
         }
 
-    def _finish(self, sc: Schedule, outcome: str, **changes: Any) -> Schedule | None:
+    def _finish(
+        self, sc: Schedule, outcome: str, action: str | None = None, **changes: Any
+    ) -> Schedule | None:
         """Clear the marker of this fire and record its outcome (re-reading after a concurrent
         update; a no-op if the marker is gone or belongs to another fire)."""
         pending = sc.pending_fire
@@ -485,8 +817,12 @@ class _Tick:
                 return current
             if current.pending_fire.execution_id != pending.execution_id:
                 return current
+            new = current.with_changes(pending_fire=None, **changes)
+            if action is not None:
+                executed = pending.execution_id if action == "started" else None
+                new = new.with_action(pending.scheduled_at, executed, action)
             try:
-                done = self.store.save(current, current.with_changes(pending_fire=None, **changes))
+                done = self.store.save(current, new)
             except ConditionFailed:
                 current = self.store.get(sc.tenant_id, sc.id)
                 continue

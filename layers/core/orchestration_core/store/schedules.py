@@ -29,6 +29,7 @@ from orchestration_core.store.table import ConditionFailed, Table, deserialize, 
 ENTITY = "schedule"
 SK = "SC"
 DUE_SHARDS = 4
+RECENT_ACTIONS = 10
 DUE_INDEX = 2
 # Sorts after every "<dueAt>#<id>" whose dueAt is the bound itself ('~' > any id character).
 _BOUND_SUFFIX = "#~"
@@ -42,6 +43,7 @@ class PendingFire:
     execution_id: str
     retry_at: str  # a dispatcher may re-attempt the start from this time on
     attempts: int
+    trigger_type: str = "schedule"  # "trigger"/"backfill" for a buffered fire of those
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,16 @@ class Schedule:
     last_skipped_at: str | None = None  # scheduled time of the last fire skipped (inactive workflow)
     last_error: dict[str, Any] | None = None  # why the last fire started nothing
     pending_fire: PendingFire | None = None
+    overlap_policy: str = "allow"  # allow | skip | bufferOne
+    catchup_window_seconds: int = 86_400
+    start_at: str | None = None  # no fire before this instant
+    end_at: str | None = None  # no fire after this instant
+    note: str = ""
+    # bufferOne: a fire held back while the previous run is active
+    # ({"scheduledAt", "executionId", "type"}); the dispatcher starts it once that run ends.
+    buffered: dict[str, Any] | None = None
+    # The last RECENT_ACTIONS outcomes, oldest first: {"scheduledAt", "executionId", "outcome"}.
+    recent_actions: tuple[dict[str, Any], ...] = ()
 
     @property
     def due_at(self) -> str | None:
@@ -69,12 +81,20 @@ class Schedule:
         times = []
         if self.enabled and self.next_run_at is not None:
             times.append(self.next_run_at)
+        if self.enabled and self.buffered is not None:
+            # Due on every tick while buffered: the tick checks whether the previous run ended.
+            times.append(self.buffered["scheduledAt"])
         if self.pending_fire is not None:
             times.append(self.pending_fire.retry_at)
         return min(times) if times else None
 
     def with_changes(self, **changes: Any) -> Schedule:
         return replace(self, **changes)
+
+    def with_action(self, scheduled_at: str, execution_id: str | None, outcome: str) -> Schedule:
+        """This schedule with one more entry in ``recent_actions`` (the last RECENT_ACTIONS kept)."""
+        action = {"scheduledAt": scheduled_at, "executionId": execution_id, "outcome": outcome}
+        return replace(self, recent_actions=(*self.recent_actions, action)[-RECENT_ACTIONS:])
 
 
 def pk(tenant_id: str, schedule_id: str) -> str:
@@ -126,8 +146,18 @@ def to_item(sc: Schedule) -> dict[str, Any]:
             "executionId": pending.execution_id,
             "retryAt": pending.retry_at,
             "attempts": pending.attempts,
+            "type": pending.trigger_type,
         }
         if pending
+        else None,
+        "overlapPolicy": sc.overlap_policy,
+        "catchupWindowSeconds": sc.catchup_window_seconds,
+        "startAt": sc.start_at,
+        "endAt": sc.end_at,
+        "note": sc.note or None,
+        "buffered": json.dumps(sc.buffered, separators=(",", ":")) if sc.buffered else None,
+        "recentActions": json.dumps(list(sc.recent_actions), separators=(",", ":"))
+        if sc.recent_actions
         else None,
         **index_attributes(memberships(sc.tenant_id, sc.workflow_id), sc.id),
         # The due index sorts by time, so its attributes are written here, not by index_attributes.
@@ -159,9 +189,17 @@ def from_item(item: Mapping[str, Any]) -> Schedule:
             execution_id=pending["executionId"],
             retry_at=pending["retryAt"],
             attempts=int(pending["attempts"]),
+            trigger_type=pending.get("type") or "schedule",
         )
         if pending
         else None,
+        overlap_policy=item.get("overlapPolicy") or "allow",
+        catchup_window_seconds=int(item.get("catchupWindowSeconds") or 86_400),
+        start_at=item.get("startAt"),
+        end_at=item.get("endAt"),
+        note=item.get("note") or "",
+        buffered=json.loads(item["buffered"]) if item.get("buffered") else None,
+        recent_actions=tuple(json.loads(item["recentActions"])) if item.get("recentActions") else (),
     )
 
 
@@ -286,4 +324,4 @@ class ScheduleStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-__all__ = ["DUE_SHARDS", "ConditionFailed", "PendingFire", "Schedule", "ScheduleStore"]
+__all__ = ["DUE_SHARDS", "RECENT_ACTIONS", "ConditionFailed", "PendingFire", "Schedule", "ScheduleStore"]

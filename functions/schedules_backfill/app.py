@@ -1,0 +1,35 @@
+"""POST /schedules/{scheduleId}/backfill: one run per past cron slot in [startAt, endAt)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import clock, schedules
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.schedule_models import BackfillAccepted, BackfillRequest
+from orchestration_core.schedule_services import schedule_store
+from orchestration_core.services import execution_services
+
+app = Resolver()
+
+
+@app.post("/schedules/<scheduleId>/backfill", status_code=202, summary="Backfill a schedule's past slots")
+def backfill_schedule(
+    scheduleId: str, body: Annotated[BackfillRequest, Body()]
+) -> Response[BackfillAccepted]:
+    done = schedules.backfill_schedule(
+        schedule_store(), execution_services(), app.tenant_id(), scheduleId, body, clock.now()
+    )
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=BackfillAccepted(
+            slots=len(done.scheduled_at),
+            executionIds=done.execution_ids,
+            scheduledAt=done.scheduled_at,
+            skipped=done.skipped,
+        ),
+    )
+
+
+lambda_handler = api_handler(app)

@@ -1,0 +1,34 @@
+"""POST /schedules/{scheduleId}/trigger: run the schedule now (its overlap policy applies)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestration_core import clock, schedules
+from orchestration_core.http import Resolver, api_handler
+from orchestration_core.schedule_models import TriggerAccepted, TriggerRequest
+from orchestration_core.schedule_services import schedule_store
+from orchestration_core.services import execution_services
+
+app = Resolver()
+
+
+@app.post("/schedules/<scheduleId>/trigger", status_code=202, summary="Run a schedule now")
+def trigger_schedule(
+    scheduleId: str, body: Annotated[TriggerRequest | None, Body()] = None
+) -> Response[TriggerAccepted]:
+    policy = body.overlapPolicy if body else None
+    done = schedules.trigger_schedule(
+        schedule_store(), execution_services(), app.tenant_id(), scheduleId, policy, clock.now()
+    )
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=TriggerAccepted(
+            executionId=done.execution_id, status=done.status, scheduledAt=done.scheduled_at
+        ),
+        headers={"Location": f"/executions/{done.execution_id}"},
+    )
+
+
+lambda_handler = api_handler(app)
