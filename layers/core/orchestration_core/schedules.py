@@ -131,8 +131,9 @@ def _bounded_next(sc: Schedule, after: datetime) -> str | None:
 
 
 def upcoming_run_times(sc: Schedule, now: datetime, count: int = 5) -> list[str]:
-    """The next ``count`` fire times after ``now`` (UTC, DST rule applied); none while disabled."""
-    if not sc.enabled:
+    """The next ``count`` fire times after ``now`` (UTC, DST rule applied); none while disabled
+    or once the schedule is past its ``endAt`` (``nextRunAt`` null)."""
+    if not sc.enabled or sc.next_run_at is None:
         return []
     try:
         return _window_runs(sc.cron_expression, sc.timezone, sc.start_at, sc.end_at, now, count)
