@@ -81,7 +81,7 @@ class Gateway:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)
         route, params = match
         authorizer_context: dict[str, Any] = {}
-        if self.template.authorizer:
+        if self.template.authorizer and not route.public:
             outcome = self._authorize(request, route.path, request_id)
             if isinstance(outcome, HttpResponse):
                 return outcome

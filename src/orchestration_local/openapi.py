@@ -84,11 +84,15 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
-DOCS_PAGE = """<!doctype html>
+def docs_page(prefix: str = "/v1") -> str:
+    """The interactive docs: swagger-ui from the copy the console function bundles (no CDN)."""
+    assets = f"{prefix}/console"
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Orchestration API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"><p>Loading the interactive docs (needs the swagger-ui script from unpkg.com).
-The document itself: <a href="/openapi.json">/openapi.json</a>.</p></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{assets}/swagger-ui.css"></head>
+<body><div id="ui" data-url="{prefix}/openapi.json"><p>Loading the interactive docs.
+The document itself: <a href="{prefix}/openapi.json">{prefix}/openapi.json</a>.</p></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{assets}/docs.js"></script></body></html>
 """

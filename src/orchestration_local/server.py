@@ -378,8 +378,11 @@ class Server(HTTPServer):
             return HttpResponse(200, [("Content-Type", "application/json")], self.openapi)
         if request.method == "GET" and request.path in {"/docs", f"{self.prefix}/docs"}:
             return HttpResponse(
-                200, [("Content-Type", "text/html; charset=utf-8")], openapi.DOCS_PAGE.encode()
+                200, [("Content-Type", "text/html; charset=utf-8")], openapi.docs_page(self.prefix).encode()
             )
+        if request.method == "GET" and request.path in {"/console", "/console/", f"{self.prefix}/console/"}:
+            # The console lives under the API (as on a deployed stage); its page needs no trailing /.
+            return HttpResponse(308, [("Location", f"{self.prefix}/console")], b"")
         if request.path == self.prefix or request.path.startswith(self.prefix + "/"):
             request.path = request.path[len(self.prefix) :] or "/"
             return self.runtime.gateway.handle(request)

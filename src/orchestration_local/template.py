@@ -37,6 +37,7 @@ class Route:
     method: str
     path: str  # API Gateway resource path, e.g. /workflows/{workflowId}
     function: str  # logical id
+    public: bool = False  # the event's Auth.Authorizer is NONE: API Gateway calls no authorizer
 
     def pattern(self) -> re.Pattern[str]:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
@@ -113,7 +114,8 @@ def load_template(path: Path) -> Template:
             for event in (props.get("Events") or {}).values():
                 if event.get("Type") == "Api":
                     ep = event["Properties"]
-                    tpl.routes.append(Route(ep["Method"].upper(), ep["Path"], logical_id))
+                    public = (ep.get("Auth") or {}).get("Authorizer") == "NONE"
+                    tpl.routes.append(Route(ep["Method"].upper(), ep["Path"], logical_id, public))
                 elif event.get("Type") == "Schedule":
                     tpl.schedules.append((logical_id, str(event["Properties"]["Schedule"])))
         elif kind == "AWS::Serverless::Api":

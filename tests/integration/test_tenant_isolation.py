@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from orchestration_core import services
 
+from orchestration_local.gateway import HttpRequest
 from orchestration_local.runtime import Runtime, find_template
 from orchestration_local.template import Route, load_template
 from tests.integration.conftest import TERMINAL, Api, gate, wait_for
@@ -272,7 +273,27 @@ def _backfill_schedule(other: Api, owner: Api, ids: dict[str, str]) -> None:
         assert_not_found(other, "POST", f"/schedules/{sid}/backfill", "sc", body)
 
 
+def _static_get(runtime: Runtime, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """A GET of a public (no authorizer) path through the gateway emulation: its raw answer."""
+    resp = runtime.gateway.handle(HttpRequest("GET", path, "", list(headers.items()), b""))
+    return resp.status, {k.lower(): v for k, v in resp.headers}, resp.body
+
+
+def _console_is_the_same_for_everyone(path: str) -> Callable[[Api, Api, dict[str, str]], None]:
+    # The console's static files carry no data: the other tenant gets the very bytes the owner
+    # gets, none of which names the owner's objects.
+    def attack(other: Api, owner: Api, ids: dict[str, str]) -> None:
+        theirs = _static_get(other.runtime, path, {"Authorization": f"Bearer {other.key}"})
+        mine = _static_get(owner.runtime, path, {"Authorization": f"Bearer {owner.key}"})
+        assert theirs[0] == 200 and theirs[2] == mine[2]
+        assert not any(value.encode() in theirs[2] for value in ids.values())
+
+    return attack
+
+
 CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/console"): Case(_console_is_the_same_for_everyone("/console")),
+    ("GET", "/console/{asset}"): Case(_console_is_the_same_for_everyone("/console/console.js")),
     ("POST", "/workflows"): Case(_create_workflow),
     ("GET", "/workflows"): Case(_list_workflows),
     ("GET", "/workflows/{workflowId}"): Case(_get_workflow),
@@ -340,6 +361,7 @@ def test_a_custom_type_registered_by_one_tenant_does_not_resolve_for_another(
 # -- no key, a malformed key, an unknown key, a revoked key ------------------------------------------------
 def _concrete(route: Route, ids: dict[str, str]) -> str:
     values = {"workflowId": ids["wf"], "executionId": ids["ex"], "scheduleId": ids["sc"], "name": ids["tt"]}
+    values["asset"] = "console.js"
     path = route.path
     for param, value in values.items():
         path = path.replace("{" + param + "}", value)
@@ -377,6 +399,16 @@ def test_no_route_answers_without_a_valid_key(runtime: Runtime, api: Api, tenant
         "unknown key": "Bearer orch_" + "x" * 43,
         "revoked key": f"Bearer {revoked}",
     }
+    if route.public:
+        # The console's static files (Auth: NONE): the same bytes whatever the credentials, no data
+        answers = [
+            _static_get(runtime, path, {} if h is None else {"Authorization": h})
+            for h in credentials.values()
+        ]
+        assert all(status == 200 and static == answers[0][2] for status, _, static in answers), route
+        assert not any(value.encode() in answers[0][2] for value in ids.values())
+        assert view(api, ids) == before
+        return
     for what, header in credentials.items():
         headers = {} if header is None else {"Authorization": header}
         # When the route is called with it
@@ -444,6 +476,12 @@ def test_the_api_key_never_appears_in_logs_or_responses(
         answers.append(client.call("POST", f"/workflows/{ids['wf2']}/execute", {"parameters": {"p": 1}}))
         for route in ROUTES:
             path = _concrete(route, ids)
+            if route.public:  # static files: the key is not even read
+                assert (
+                    canary.encode()
+                    not in _static_get(runtime, path, {"Authorization": f"Bearer {canary}"})[2]
+                )
+                continue
             body = BODIES.get(route_id(route), lambda _ids: None)(ids)
             answers.append(client.call(route.method, path, body))
             answers.append(client.call(route.method, path.replace(ids["wf"], UNKNOWN["wf"]), body))
