@@ -140,6 +140,17 @@ def runs_of(key: str, name: str) -> int:
         return _counts.get((key, name), 0)
 
 
+def _context(task: dict[str, Any]) -> dict[str, Any]:
+    """Returns the task input's ``context``; with ``config.failFirst`` its first run fails."""
+    counter = (str(task["parameters"]["key"]), "context")
+    with _attempts_lock:
+        _counts[counter] = _counts.get(counter, 0) + 1
+        first = _counts[counter] == 1
+    if first and task["config"].get("failFirst"):
+        raise GateFailed("the first run fails")
+    return dict(task["context"])
+
+
 # Custom task types the integration tests run (the embedded runtime's --tasks mechanism).
 TEST_TASKS = {
     "sleep": _sleep,
@@ -148,6 +159,7 @@ TEST_TASKS = {
     "big": _big,
     "gate": _gate,
     "count": _count,
+    "context": _context,
 }
 
 

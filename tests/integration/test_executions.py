@@ -44,7 +44,13 @@ def test_etl_chain_passes_results_downstream(api: Api) -> None:
     assert ex["status"] == "completed", ex
     assert ex["completedAt"] >= ex["startedAt"]
     runs = by_name(ex)
-    assert runs["extract"]["result"] == {"parameters": {"rows": [1, 2, 3]}, "inputs": {}, "config": {}}
+    context = {"executionId": ex["id"], "workflowId": ex["workflowId"], "scheduledAt": None, "attempt": 1}
+    assert runs["extract"]["result"] == {
+        "parameters": {"rows": [1, 2, 3]},
+        "inputs": {},
+        "config": {},
+        "context": context,
+    }
     assert runs["transform"]["result"] == [1, 2, 3]
     assert runs["load"]["result"]["inputs"] == {"transform": [1, 2, 3]}
     assert all(t["status"] == "completed" and t["attempts"] == 1 for t in ex["tasks"])

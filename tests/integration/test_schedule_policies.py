@@ -394,3 +394,26 @@ def test_put_changes_the_policies_and_get_shows_them(api: Api) -> None:
     assert got["upcomingRunTimes"] == [] and got["recentActions"] == []
     listed = api.call("GET", "/schedules")[2]["schedules"][0]
     assert listed["overlapPolicy"] == "bufferOne" and listed["note"] == "paused for the migration"
+
+
+# -- the task input's context --------------------------------------------------------------------------
+def test_a_backfilled_run_knows_its_slot_and_a_redrive_keeps_it(api: Api, tenant: str) -> None:
+    key = uuid.uuid4().hex
+    tasks = [{"name": "c", "type": "context", "config": {"failFirst": True}}]
+    wid = workflow(api, {"name": "ctx", "tasks": tasks})
+    sc = schedule(api, wid, "0 * * * *", parameters={"key": key})
+    slot = _hours_ago(3)
+    done = api.call("POST", f"/schedules/{sc['id']}/backfill", {"startAt": slot, "endAt": _hours_ago(2)})[2]
+    execution_id = done["executionIds"][0]
+    assert wait_for(api, execution_id)["status"] == "failed"
+    status, _, _ = api.call("POST", f"/executions/{execution_id}/redrive")
+    assert status in (200, 202)
+    ex = wait_for(api, execution_id)
+    assert ex["status"] == "completed", ex
+    # The second launch's first try is the task's second attempt; the slot is kept.
+    assert ex["tasks"][0]["result"] == {
+        "executionId": execution_id,
+        "workflowId": wid,
+        "scheduledAt": slot,
+        "attempt": 2,
+    }

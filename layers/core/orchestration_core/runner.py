@@ -174,13 +174,24 @@ class Runner:
         return {"task": task, "error": error, "cause": detail}
 
     # -- tasks -----------------------------------------------------------------------------------
-    def _input(self, ex: Execution, task: TaskDef) -> dict[str, Any]:
+    def _input(self, ex: Execution, task: TaskDef, attempt: int = 0) -> dict[str, Any]:
+        """The task's input. ``context.attempt`` counts every launch's attempts (1 on the first
+        try; a redrive goes on from the attempts of earlier launches), ``context.scheduledAt``
+        is the slot a schedule's run stands for (kept by every launch; null for API runs)."""
         deps = list(task.depends_on)
-        runs = self.executions.runs(ex.tenant_id, ex.id, deps) if deps else {}
+        runs = self.executions.runs(ex.tenant_id, ex.id, [*deps, task.name])
+        own = runs.get(task.name)
+        trigger = ex.trigger or {}
         return {
             "parameters": ex.parameters,
             "inputs": {d: runs[d].result if d in runs else None for d in deps},
             "config": task.config,
+            "context": {
+                "executionId": ex.id,
+                "workflowId": ex.workflow_id,
+                "scheduledAt": trigger.get("scheduledAt"),
+                "attempt": (own.prior_attempts if own else 0) + attempt + 1,
+            },
         }
 
     def _mark_running(self, ex: Execution, task: TaskDef, attempt: int) -> bool:
@@ -203,7 +214,8 @@ class Runner:
             self._notify(ex, event.notify)
             return
         try:
-            result = run_task(task.type, task.config, self._input(ex, task), event.function, self.lambdas)
+            task_input = self._input(ex, task, event.attempt)
+            result = run_task(task.type, task.config, task_input, event.function, self.lambdas)
         except TaskError as err:
             self.executions.update_run(
                 ex.tenant_id,
