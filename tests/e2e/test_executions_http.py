@@ -182,5 +182,5 @@ def test_cli_redrives_a_failed_run_and_refuses_a_completed_one(dev_server, tenan
     refused = _cli(dev_server, tenant.key.api_key, "executions", "redrive", done_id)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.strip() == (
-        "409: The execution completed (completed); only a failed or cancelled execution can be redriven."
+        "409: The execution already completed; only a failed or cancelled execution can be redriven."
     ), refused.stderr

@@ -279,10 +279,8 @@ def redrive_execution(svc: Services, tenant_id: str, execution_id: str) -> Execu
     """
     ex = get_execution(svc, tenant_id, execution_id)
     if ex.status not in REDRIVABLE:
-        verb = "is still running" if not ex.status.terminal else "completed"
-        raise Conflict(
-            f"The execution {verb} ({ex.status.value}); only a failed or cancelled execution can be redriven."
-        )
+        state = f"is still {ex.status.value}" if not ex.status.terminal else "already completed"
+        raise Conflict(f"The execution {state}; only a failed or cancelled execution can be redriven.")
     wf = svc.workflows.get(tenant_id, ex.workflow_id)
     if wf is not None and wf.status == WorkflowStatus.INACTIVE:
         raise Conflict("The workflow is inactive; set its status to draft or active to redrive its runs.")
