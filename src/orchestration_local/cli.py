@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = ".orchestration"
 DEFAULT_URL = "http://127.0.0.1:3000/v1"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="orchestration", description=__doc__, epilog=_EPILOG)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("dev", help="serve the API locally (no Docker, no AWS account)")
@@ -68,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name in ("create", "list", "revoke"):
         p = keys_sub.add_parser(name)
-        p.add_argument(
-            "--url",
-            help=f"the embedded runtime: its API URL or root (default $ORCHESTRATION_URL or {DEFAULT_URL})",
-        )
+        p.add_argument("--url", default="http://127.0.0.1:3000", help="embedded runtime to manage")
         p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the embedded runtime's data directory")
         p.add_argument("--stack", help="manage a deployed stack's keys instead (uses your AWS credentials)")
         if name in {"create", "list"}:
@@ -85,48 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     _api_commands(sub)
 
     args = parser.parse_args(argv)
-    return _guarded(args)
-
-
-def _guarded(args: argparse.Namespace) -> int:
-    """Runs the command; a user error is one line on stderr and an exit code, never a traceback."""
-    from orchestration_local.client import ApiError, CliError
-
-    try:
-        result: int = args.func(args)
-        sys.stdout.flush()
-        return result
-    except ApiError as err:
-        print(err, file=sys.stderr)
-        return 1
-    except CliError as err:
-        print(f"orchestration: {err}", file=sys.stderr)
-        return err.code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`… | head`): say nothing more, and let exit not flush into the pipe.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("orchestration")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-_EPILOG = """\
-API commands (workflows, run, executions, schedules, task-types) talk to --url, the API URL
-including its stage (default $ORCHESTRATION_URL or http://127.0.0.1:3000/v1), with the key in
-$ORCHESTRATION_API_KEY or, locally, the one `orchestration dev` keeps in --data-dir.
-Exit codes: 0 done, 1 failed (an API error, a failed run), 2 usage, 130 interrupted.
-Each command has its own --help."""
+    result: int = args.func(args)
+    return result
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -135,10 +87,6 @@ def _dev(args: argparse.Namespace) -> int:
     from orchestration_local.server import Server
     from orchestration_local.ticker import Ticker
 
-    busy = _port_in_use(args.host, args.port)
-    if busy:
-        print(busy, file=sys.stderr)
-        return 2
     tasks = load_tasks(args.tasks) if args.tasks else None
     try:
         runtime = Runtime(
@@ -160,18 +108,13 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print(f"Cannot start: {err}.", file=sys.stderr)
         return 2
-    try:
-        server = Server(
-            (args.host, args.port),
-            runtime,
-            quiet=args.quiet,
-            idle_timeout=args.idle_timeout,
-            read_timeout=args.read_timeout,
-        )
-    except OSError as err:  # taken between the check and now, or a host this machine does not have
-        runtime.close()
-        print(_cannot_listen(args.host, args.port, err), file=sys.stderr)
-        return 2
+    server = Server(
+        (args.host, args.port),
+        runtime,
+        quiet=args.quiet,
+        idle_timeout=args.idle_timeout,
+        read_timeout=args.read_timeout,
+    )
     ticker = Ticker(runtime).start()  # the dispatcher's EventBridge rule, ticking every minute
     stop = threading.Event()
 
@@ -204,27 +147,6 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print("Stopped; data saved.", flush=True)
     return 0
-
-
-def _port_in_use(host: str, port: int) -> str | None:
-    """A one-line reason when (host, port) cannot be listened on; checked before the slow start."""
-    if port == 0:
-        return None
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as err:
-        return _cannot_listen(host, port, err)
-    return None
-
-
-def _cannot_listen(host: str, port: int, err: OSError) -> str:
-    if err.errno == errno.EADDRINUSE:
-        return (
-            f"Cannot start: port {port} on {host} is in use. Choose another with --port (0 picks a free one)."
-        )
-    return f"Cannot start: cannot listen on {host}:{port}: {err.strerror or err}. Check --host and --port."
 
 
 def _seconds(text: str) -> float:
@@ -342,10 +264,7 @@ def _redrive(args: argparse.Namespace) -> int:
         if not args.watch:
             emit(redriven)
             return 0
-        try:
-            return exit_code(watch(client, redriven["id"]))
-        except KeyboardInterrupt:
-            return _watch_interrupted(redriven["id"])
+        return exit_code(watch(client, redriven["id"]))
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
@@ -354,36 +273,16 @@ def _redrive(args: argparse.Namespace) -> int:
 def _workflows_create(args: argparse.Namespace) -> int:
     from orchestration_local.client import ApiError, client_from, emit
 
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     try:
-        emit(client_from(args.url, args.data_dir).call("POST", "/workflows", _read_json(args.file)))
+        emit(client_from(args.url, args.data_dir).call("POST", "/workflows", json.loads(text)))
     except ApiError as err:
         print(err, file=sys.stderr)
+        if isinstance(err.body, dict):
+            for item in err.body.get("errors", []):
+                print(f"  {item['field']}: {item['message']}", file=sys.stderr)
         return 1
     return 0
-
-
-def _read_json(name: str) -> Any:
-    """The JSON document in a file ('-' for stdin), or a one-line CliError saying what is wrong."""
-    from orchestration_local.client import CliError
-
-    try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise CliError(f"cannot read {name}: {reason}", 2) from None
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise CliError(f"{name} is not valid JSON: {err}", 2) from None
-
-
-def _watch_interrupted(execution_id: str) -> int:
-    print(
-        f"\nStopped watching. The execution {execution_id} goes on; watch it again with:\n"
-        f"  orchestration executions watch {execution_id}",
-        file=sys.stderr,
-    )
-    return 130
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -397,10 +296,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.watch:
             print(json.dumps(started, indent=2))
             return 0
-        try:
-            return exit_code(watch(client, started["executionId"]))
-        except KeyboardInterrupt:
-            return _watch_interrupted(started["executionId"])
+        return exit_code(watch(client, started["executionId"]))
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
@@ -414,8 +310,6 @@ def _watch(args: argparse.Namespace) -> int:
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return _watch_interrupted(args.execution_id)
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -463,9 +357,7 @@ def _keys(args: argparse.Namespace) -> int:
         )
         return 2
     headers = {"X-Local-Admin-Token": token_file.read_text().strip(), "Content-Type": "application/json"}
-    # One --url convention for every command: the API URL (…/v1) or the bare server both work here.
-    parts = urlsplit(args.url or os.environ.get("ORCHESTRATION_URL") or DEFAULT_URL)
-    base = f"{parts.scheme}://{parts.netloc}/_local/keys"
+    base = args.url.rstrip("/") + "/_local/keys"
     if args.keys_command == "create":
         result = _request("POST", base, headers, {"tenant": args.tenant, "name": args.name})
     elif args.keys_command == "list":
