@@ -71,3 +71,40 @@ def test_a_run_killed_mid_task_resumes_after_restart(
     assert last["status"] == "completed" and last["attempts"] == 1
     assert (marks / "k.started.2").exists() and not (marks / "k.started.3").exists()
     again.assert_clean_stop()
+
+
+def test_a_run_whose_task_type_is_gone_after_restart_fails_clearly_and_redrives_later(
+    tmp_path: Path, start_server: Callable[..., DevServer]
+) -> None:
+    # Given a run killed mid-task
+    data, marks = tmp_path / "data", tmp_path / "marks"
+    marks.mkdir()
+    server = start_server(data, "--tasks", str(HOLDING_TASKS))
+    api = server.client()
+    wf = api.post("/workflows", json={"name": "gone", "tasks": [{"name": "hold", "type": "hold"}]}).json()
+    params = {"parameters": {"dir": str(marks), "key": "g"}}
+    eid = api.post(f"/workflows/{wf['id']}/execute", json=params).json()["executionId"]
+    wait_until("hold started", lambda: (marks / "g.started.1").exists())
+    server.proc.kill()
+    server.proc.wait()
+
+    # When the runtime restarts without the module that defines its task type
+    without = start_server(data)
+    failed = execution(without.client(), eid)
+
+    # Then the run ends failed saying why (not stranded running), and nothing ran
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["error"] == "ResumeFailed" and "hold" in failed["error"]["cause"]
+    assert failed["tasks"][0]["status"] == "cancelled"
+    without.assert_clean_stop()
+
+    # And once the type is back, a redrive finishes it, the attempt counted
+    (marks / "g.release").touch()
+    back = start_server(data, "--tasks", str(HOLDING_TASKS))
+    client = back.client()
+    redriven = client.post(f"/executions/{eid}/redrive")
+    assert redriven.status_code == 200, redriven.text
+    done = wait_until("the run ended", lambda: (e := execution(client, eid))["status"] != "running" and e)
+    assert done["status"] == "completed", done
+    assert done["tasks"][0]["attempts"] == 2 and done["redriveCount"] == 1
+    back.assert_clean_stop()
