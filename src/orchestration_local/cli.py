@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = ".orchestration"
 DEFAULT_URL = "http://127.0.0.1:3000/v1"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="orchestration",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("dev", help="serve the API locally (no Docker, no AWS account)")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    dev.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dev.add_argument(
+        "--port", type=int, default=3000, help="port to listen on (default 3000; 0 picks a free one)"
+    )
     dev.add_argument("--api-key", help="accept this API key (tenant 'default') and print it")
     dev.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where stored data is kept between runs")
     dev.add_argument("--template", help="template.yaml to serve (default: this checkout's)")
@@ -63,13 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name in ("create", "list", "revoke"):
         p = keys_sub.add_parser(name)
-        p.add_argument("--url", default="http://127.0.0.1:3000", help="embedded runtime to manage")
+        p.add_argument(
+            "--url",
+            help=f"the embedded runtime: its API URL or root (default $ORCHESTRATION_URL or {DEFAULT_URL})",
+        )
         p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the embedded runtime's data directory")
         p.add_argument("--stack", help="manage a deployed stack's keys instead (uses your AWS credentials)")
         if name in {"create", "list"}:
-            p.add_argument("--tenant", default=None if name == "list" else "default")
+            p.add_argument(
+                "--tenant",
+                default=None if name == "list" else "default",
+                help="the tenant the key belongs to" + (" (default: every tenant)" if name == "list" else ""),
+            )
         if name == "create":
-            p.add_argument("--name", default="")
+            p.add_argument("--name", default="", help="a label for the key")
         if name == "revoke":
             p.add_argument("key_id")
     keys.set_defaults(func=_keys)
@@ -77,8 +96,48 @@ def main(argv: list[str] | None = None) -> int:
     _api_commands(sub)
 
     args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
+    return _guarded(args)
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """Runs the command; a user error is one line on stderr and an exit code, never a traceback."""
+    from orchestration_local.client import ApiError, CliError
+
+    try:
+        result: int = args.func(args)
+        sys.stdout.flush()
+        return result
+    except ApiError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except CliError as err:
+        print(f"orchestration: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`… | head`): say nothing more, and let exit not flush into the pipe.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("orchestration")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+_EPILOG = """\
+API commands (workflows, run, executions, schedules) talk to --url, the API URL with its
+stage (default $ORCHESTRATION_URL or http://127.0.0.1:3000/v1), with the key from
+$ORCHESTRATION_API_KEY or, locally, the one `orchestration dev` keeps in --data-dir.
+Exit codes: 0 done, 1 failed (an API error; a watched run that failed), 2 usage (a watched
+run that was cancelled), 130 interrupted. Each command has its own --help."""
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -87,6 +146,10 @@ def _dev(args: argparse.Namespace) -> int:
     from orchestration_local.server import Server
     from orchestration_local.ticker import Ticker
 
+    busy = _port_in_use(args.host, args.port)
+    if busy:
+        print(busy, file=sys.stderr)
+        return 2
     tasks = load_tasks(args.tasks) if args.tasks else None
     try:
         runtime = Runtime(
@@ -108,13 +171,18 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print(f"Cannot start: {err}.", file=sys.stderr)
         return 2
-    server = Server(
-        (args.host, args.port),
-        runtime,
-        quiet=args.quiet,
-        idle_timeout=args.idle_timeout,
-        read_timeout=args.read_timeout,
-    )
+    try:
+        server = Server(
+            (args.host, args.port),
+            runtime,
+            quiet=args.quiet,
+            idle_timeout=args.idle_timeout,
+            read_timeout=args.read_timeout,
+        )
+    except OSError as err:  # taken between the check and now, or a host this machine does not have
+        runtime.close()
+        print(_cannot_listen(args.host, args.port, err), file=sys.stderr)
+        return 2
     ticker = Ticker(runtime).start()  # the dispatcher's EventBridge rule, ticking every minute
     stop = threading.Event()
 
@@ -147,6 +215,27 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.close()
         print("Stopped; data saved.", flush=True)
     return 0
+
+
+def _port_in_use(host: str, port: int) -> str | None:
+    """A one-line reason when (host, port) cannot be listened on; checked before the slow start."""
+    if port == 0:
+        return None
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as err:
+        return _cannot_listen(host, port, err)
+    return None
+
+
+def _cannot_listen(host: str, port: int, err: OSError) -> str:
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"Cannot start: port {port} on {host} is in use. Choose another with --port (0 picks a free one)."
+        )
+    return f"Cannot start: cannot listen on {host}:{port}: {err.strerror or err}. Check --host and --port."
 
 
 def _seconds(text: str) -> float:
@@ -186,13 +275,19 @@ def _api_commands(sub: Any) -> None:
     create.add_argument("-f", "--file", required=True, help="JSON body of POST /workflows ('-' for stdin)")
     create.set_defaults(func=_workflows_create)
     wf_list = api_parser(workflows, "list", "list workflows")
-    wf_list.add_argument("--status")
+    wf_list.add_argument("--status", help="only draft, active or inactive workflows")
     wf_list.set_defaults(func=lambda a: _get(a, "/workflows", {"status": a.status}))
 
     run = api_parser(sub, "run", "execute a workflow")
     run.add_argument("workflow_id")
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    run.add_argument("--idempotency-key")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter (repeatable); VALUE is parsed as JSON when it is JSON, else kept as text",
+    )
+    run.add_argument("--idempotency-key", help="the same key within 24 h returns the same execution")
     run.add_argument("--watch", action="store_true", help="show live progress; exit 1 if it fails")
     run.set_defaults(func=_run)
 
@@ -203,8 +298,8 @@ def _api_commands(sub: Any) -> None:
     ex_get.add_argument("execution_id")
     ex_get.set_defaults(func=lambda a: _get(a, f"/executions/{a.execution_id}", None))
     ex_list = api_parser(executions, "list", "list executions")
-    ex_list.add_argument("--workflow-id")
-    ex_list.add_argument("--status")
+    ex_list.add_argument("--workflow-id", help="only this workflow's executions")
+    ex_list.add_argument("--status", help="only pending, running, completed, failed or cancelled ones")
     ex_list.set_defaults(
         func=lambda a: _get(a, "/executions", {"workflowId": a.workflow_id, "status": a.status})
     )
@@ -264,7 +359,10 @@ def _redrive(args: argparse.Namespace) -> int:
         if not args.watch:
             emit(redriven)
             return 0
-        return exit_code(watch(client, redriven["id"]))
+        try:
+            return exit_code(watch(client, redriven["id"]))
+        except KeyboardInterrupt:
+            return _watch_interrupted(redriven["id"])
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
@@ -273,16 +371,36 @@ def _redrive(args: argparse.Namespace) -> int:
 def _workflows_create(args: argparse.Namespace) -> int:
     from orchestration_local.client import ApiError, client_from, emit
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     try:
-        emit(client_from(args.url, args.data_dir).call("POST", "/workflows", json.loads(text)))
+        emit(client_from(args.url, args.data_dir).call("POST", "/workflows", _read_json(args.file)))
     except ApiError as err:
         print(err, file=sys.stderr)
-        if isinstance(err.body, dict):
-            for item in err.body.get("errors", []):
-                print(f"  {item['field']}: {item['message']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _read_json(name: str) -> Any:
+    """The JSON document in a file ('-' for stdin), or a one-line CliError saying what is wrong."""
+    from orchestration_local.client import CliError
+
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise CliError(f"cannot read {name}: {reason}", 2) from None
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise CliError(f"{name} is not valid JSON: {err}", 2) from None
+
+
+def _watch_interrupted(execution_id: str) -> int:
+    print(
+        f"\nStopped watching. The execution {execution_id} goes on; watch it again with:\n"
+        f"  orchestration executions watch {execution_id}",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -291,12 +409,16 @@ def _run(args: argparse.Namespace) -> int:
     client = client_from(args.url, args.data_dir)
     body = {"parameters": parse_params(args.param)}
     try:
-        started = client.call("POST", f"/workflows/{args.workflow_id}/execute", body)
+        extra = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+        started = client.call("POST", f"/workflows/{args.workflow_id}/execute", body, headers=extra)
         print(f"started {started['executionId']}", file=sys.stderr)
         if not args.watch:
             print(json.dumps(started, indent=2))
             return 0
-        return exit_code(watch(client, started["executionId"]))
+        try:
+            return exit_code(watch(client, started["executionId"]))
+        except KeyboardInterrupt:
+            return _watch_interrupted(started["executionId"])
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
@@ -310,6 +432,8 @@ def _watch(args: argparse.Namespace) -> int:
     except ApiError as err:
         print(err, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return _watch_interrupted(args.execution_id)
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -357,7 +481,9 @@ def _keys(args: argparse.Namespace) -> int:
         )
         return 2
     headers = {"X-Local-Admin-Token": token_file.read_text().strip(), "Content-Type": "application/json"}
-    base = args.url.rstrip("/") + "/_local/keys"
+    # One --url convention for every command: the API URL (…/v1) or the bare server both work here.
+    parts = urlsplit(args.url or os.environ.get("ORCHESTRATION_URL") or DEFAULT_URL)
+    base = f"{parts.scheme}://{parts.netloc}/_local/keys"
     if args.keys_command == "create":
         result = _request("POST", base, headers, {"tenant": args.tenant, "name": args.name})
     elif args.keys_command == "list":

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +26,33 @@ _SYMBOL = {"pending": "·", "running": "▶", "completed": "✔", "failed": "✘
 _STYLE = {"running": "cyan", "completed": "green", "failed": "red", "skipped": "dim", "cancelled": "yellow"}
 
 
+class CliError(Exception):
+    """A user error the CLI reports in one line (no traceback): exit 1 for a failure, 2 for usage."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        detail = body.get("detail") if isinstance(body, dict) else body
-        super().__init__(f"{status}: {detail}")
+    """An error answer of the API: its status and detail, then one line per field error."""
+
+    def __init__(self, status: int, body: Any, hint: str = "") -> None:
+        detail = (
+            (body.get("detail") or body.get("title") or body.get("message"))
+            if isinstance(body, dict)
+            else body
+        )
+        lines = [f"{status}: {detail}"]
+        if isinstance(body, dict):
+            lines += [
+                f"  {e.get('field')}: {e.get('message')}"
+                for e in body.get("errors") or []
+                if isinstance(e, dict)
+            ]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
         self.status = status
         self.body = body
 
@@ -38,12 +62,25 @@ class Client:
     base_url: str
     api_key: str
 
-    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        query = "&".join(f"{k}={v}" for k, v in (params or {}).items() if v is not None)
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https") or "//" not in self.base_url:
+            raise CliError(f"the API URL must start with http:// or https://, got {self.base_url!r}", 2)
         url = self.base_url.rstrip("/") + path + (f"?{query}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+        sent = {
+            "Authorization": f"Bearer {self.api_key}",
+            "Content-Type": "application/json",
+            **(headers or {}),
+        }
+        request = urllib.request.Request(url, data=data, headers=sent, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 return json.loads(response.read() or b"null")
@@ -53,17 +90,40 @@ class Client:
                 parsed: Any = json.loads(raw)
             except ValueError:
                 parsed = raw.decode(errors="replace")
-            raise ApiError(err.code, parsed) from None
+            raise ApiError(err.code, parsed, _url_hint(self.base_url, err.code, parsed)) from None
+        except (urllib.error.URLError, OSError) as err:  # refused, unknown host, timed out, reset
+            reason = getattr(err, "reason", None) or err
+            raise CliError(
+                f"cannot reach the API at {self.base_url} ({reason}). Is it running (`orchestration dev`)? "
+                "Point --url or ORCHESTRATION_URL at its API URL, e.g. http://127.0.0.1:3000/v1."
+            ) from None
+        except ValueError:
+            raise CliError(f"{url} did not answer JSON: is --url the API URL (…/v1)?") from None
+
+
+def _url_hint(base_url: str, status: int, body: Any) -> str:
+    """A 403/404 from API Gateway for a path it does not know usually means --url lacks the stage."""
+    text = str(body)
+    unknown_route = "No such route" in text or "Missing Authentication Token" in text
+    if status in (403, 404) and unknown_route:
+        return (
+            f"hint: no such API route under {base_url}; --url is the API URL including its stage, "
+            "e.g. http://127.0.0.1:3000/v1 or https://<api-id>.execute-api.<region>.amazonaws.com/v1"
+        )
+    return ""
 
 
 def client_from(url: str | None, data_dir: str) -> Client:
     key = os.environ.get("ORCHESTRATION_API_KEY")
+    local = Path(data_dir).resolve() / "dev-api-key"
+    if not key and local.exists():
+        key = local.read_text().strip()
     if not key:
-        local = Path(data_dir) / "dev-api-key"
-        if local.exists():
-            key = local.read_text().strip()
-    if not key:
-        raise SystemExit("Set ORCHESTRATION_API_KEY (or start `orchestration dev`, which keeps a local key).")
+        raise CliError(
+            f"no API key: set ORCHESTRATION_API_KEY, or point --data-dir at the folder `orchestration dev` "
+            f"uses (no key at {local})",
+            2,
+        )
     return Client(url or os.environ.get("ORCHESTRATION_URL") or DEFAULT_URL, key)
 
 
@@ -152,7 +212,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SystemExit(f"--param takes key=value, got {pair!r}")
+            raise CliError(f"--param takes key=value, got {pair!r}", 2)
         key, raw = pair.split("=", 1)
         try:
             params[key] = json.loads(raw)
