@@ -284,3 +284,32 @@ def test_redrive_a_failed_execution_at_phone_width(browser: Browser) -> None:
     expect(page.locator("#execution-status")).to_have_text("completed")
     expect(page.locator('g.node[data-status="completed"]')).to_have_count(2)
     browser.assert_offline_and_clean()
+
+
+def test_schedules_show_upcoming_runs_pause_resume_and_trigger(browser: Browser) -> None:
+    workflow_id = create_workflow(browser.server, "scheduled", [{"name": "only", "type": "noop"}])
+    response = browser.server.client().post(
+        "/schedules",
+        json={"workflowId": workflow_id, "cronExpression": "30 2 * * *", "timezone": "Europe/Berlin"},
+    )
+    assert response.status_code == 201, response.text
+    schedule_id = response.json()["id"]
+    page = browser.page()
+    sign_in(browser, page)
+    # The workflow page lists its schedule with the upcoming run times
+    page.goto(f"{browser.origin}/v1/console#/workflows/{workflow_id}")
+    row = page.locator(f'tr[data-schedule="{schedule_id}"]')
+    expect(row).to_contain_text("30 2 * * *")
+    expect(row).to_contain_text("Europe/Berlin")
+    assert len(row.locator("td.data").inner_text().strip().splitlines()) == 5
+    row.get_by_role("button", name="Pause").click()
+    expect(row.locator(".badge")).to_have_text("paused")
+    # The schedules page: resume it, then trigger a run and watch it finish
+    page.get_by_role("link", name="Schedules").click()
+    row = page.locator(f'tr[data-schedule="{schedule_id}"]')
+    row.get_by_role("button", name="Resume").click()
+    expect(row.locator(".badge")).to_have_text("enabled")
+    row.get_by_role("button", name="Trigger").click()
+    expect(page).to_have_url(re.compile(r"#/executions/ex_"))
+    expect(page.locator("#execution-status")).to_have_text("completed")
+    browser.assert_offline_and_clean()

@@ -249,14 +249,70 @@
     return el("div", { "class": "table-wrap" }, table);
   }
 
+  function schedulesTable(schedules, withWorkflow, changed) {
+    var message = el("p", { "class": "error", role: "alert" });
+    function act(sc, method, path, body, label) {
+      return el("button", { type: "button", text: label, "aria-label": label + " schedule " + sc.id, onclick: function (ev) {
+        ev.target.disabled = true;
+        api(method, path, body).then(function (answer) {
+          if (answer && answer.executionId) location.hash = "#/executions/" + encodeURIComponent(answer.executionId);
+          else changed();
+        }, function (err) { ev.target.disabled = false; message.textContent = problemText(err); });
+      } });
+    }
+    var head = el("tr", null, el("th", { scope: "col", text: "Schedule" }));
+    if (withWorkflow) head.appendChild(el("th", { scope: "col", "class": "optional", text: "Workflow" }));
+    head.appendChild(el("th", { scope: "col", text: "State" }));
+    head.appendChild(el("th", { scope: "col", text: withWorkflow ? "Next run" : "Upcoming runs" }));
+    head.appendChild(el("th", { scope: "col", text: "Actions" }));
+    var tbody = el("tbody");
+    schedules.forEach(function (sc) {
+      var path = "/schedules/" + encodeURIComponent(sc.id);
+      var upcoming = sc.upcomingRunTimes ? sc.upcomingRunTimes.map(when).join("\n") : when(sc.nextRunAt);
+      var row = el("tr", { "data-schedule": sc.id },
+        el("td", null, el("code", { text: sc.cronExpression }), el("div", { "class": "muted", text: sc.timezone + " · " + sc.id })));
+      if (withWorkflow) row.appendChild(el("td", { "class": "optional" }, el("a", { href: "#/workflows/" + encodeURIComponent(sc.workflowId), text: sc.workflowId })));
+      row.appendChild(el("td", null, badge(sc.enabled ? "enabled" : "paused")));
+      row.appendChild(el("td", { "class": "data", text: sc.enabled ? (upcoming || "—") : "—" }));
+      row.appendChild(el("td", null, el("div", { "class": "actions" },
+        sc.enabled ? act(sc, "PUT", path, { enabled: false }, "Pause") : act(sc, "PUT", path, { enabled: true }, "Resume"),
+        act(sc, "POST", path + "/trigger", {}, "Trigger"))));
+      tbody.appendChild(row);
+    });
+    return el("div", null, el("div", { "class": "table-wrap" }, el("table", null, el("thead", null, head), tbody)), message);
+  }
+
+  function schedulesPage(params) {
+    var offset = parseInt(params.get("offset") || "0", 10) || 0;
+    var body = el("div", null, el("p", { "class": "muted", text: "Loading…" }));
+    show("Schedules", el("h1", { text: "Schedules" }), body);
+    var gen = generation;
+    api("GET", "/schedules" + query({ limit: PAGE, offset: offset })).then(function (page) {
+      if (gen !== generation) return;
+      var last = offset + page.schedules.length;
+      put(body,
+        page.schedules.length ? schedulesTable(page.schedules, true, function () { route(); }) : el("p", { "class": "muted", text: "No schedules." }),
+        el("nav", { "class": "pager", "aria-label": "Pages" },
+          el("button", { type: "button", disabled: offset === 0, text: "Previous",
+            onclick: function () { location.hash = "#/schedules" + query({ offset: Math.max(0, offset - PAGE) }); } }),
+          el("span", { text: page.total ? (offset + 1) + "–" + last + " of " + page.total : "" }),
+          el("button", { type: "button", disabled: last >= page.total, text: "Next",
+            onclick: function () { location.hash = "#/schedules" + query({ offset: offset + PAGE }); } })));
+    }, function (err) { put(body, failure(err)); });
+  }
+
   function workflowPage(id) {
     var body = el("div", null, el("p", { "class": "muted", text: "Loading…" }));
     show("Workflow", el("p", null, el("a", { href: "#/workflows", text: "← Workflows" })), body);
     Promise.all([
       api("GET", "/workflows/" + encodeURIComponent(id)),
-      api("GET", "/executions" + query({ workflowId: id, limit: PAGE }))
+      api("GET", "/executions" + query({ workflowId: id, limit: PAGE })),
+      api("GET", "/schedules" + query({ workflowId: id, limit: PAGE })).then(function (page) {
+        // Each schedule in full, for its upcoming run times.
+        return Promise.all(page.schedules.map(function (sc) { return api("GET", "/schedules/" + encodeURIComponent(sc.id)); }));
+      })
     ]).then(function (got) {
-      var wf = got[0], list = got[1];
+      var wf = got[0], list = got[1], scheds = got[2];
       var statuses = {};
       wf.tasks.forEach(function (t) { statuses[t.name] = t.status; });
       var message = el("p", { "class": "error", role: "alert" });
@@ -278,6 +334,8 @@
         el("div", { "class": "actions" }, run), message,
         el("h2", { text: "Graph (each task coloured by its latest run)" }),
         graph(wf.tasks, statuses, "Task graph of " + wf.name),
+        el("h2", { text: "Schedules" }),
+        scheds.length ? schedulesTable(scheds, false, function () { workflowPage(id); }) : el("p", { "class": "muted", text: "No schedules." }),
         el("h2", { text: "Executions" }),
         list.executions.length ? executionsTable(list.executions) : el("p", { "class": "muted", text: "No executions yet." }),
         list.total > list.executions.length ? el("p", { "class": "muted", text: "The newest " + list.executions.length + " of " + list.total + "." }) : null);
@@ -373,6 +431,7 @@
     var parts = path.split("/").filter(Boolean).map(decodeURIComponent);
     if (parts[0] === "workflows" && parts[1]) workflowPage(parts[1]);
     else if (parts[0] === "executions" && parts[1]) executionPage(parts[1]);
+    else if (parts[0] === "schedules") schedulesPage(params);
     else workflowsPage(params);
     document.getElementById("main").focus({ preventScroll: true });
   }
