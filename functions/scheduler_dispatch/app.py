@@ -28,5 +28,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = execution_services()
     report = schedules.dispatch_due(now, schedule_store(), services, budget_seconds=budget)
     result = {**report.as_dict(), "reconciled": executions.sweep(services, clock.now())}
-    logger.info("dispatch tick", extra=result)
+    # An idle tick (nothing due, nothing to reconcile) is logged at debug: once a minute, it
+    # would otherwise fill the log (and the dev console) with nothing.
+    busy = any(v for k, v in result.items() if k not in {"tick", "seconds"})
+    (logger.info if busy else logger.debug)("dispatch tick", extra=result)
     return result
