@@ -344,6 +344,7 @@ def test_backfill_follows_skip_and_buffer_one(api: Api, tenant: str) -> None:
         ({"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-03T00:00:00Z"}, "endAt"),  # 2,880 slots
         ({"startAt": "last week", "endAt": "2026-01-01T00:00:00Z"}, "startAt"),
         ({"startAt": "2026-01-01T00:00:00", "endAt": "2026-01-02T00:00:00Z"}, "startAt"),
+        ({"startAt": "0001-01-01T00:00:00Z", "endAt": "2026-01-02T00:00:00Z"}, "startAt"),
         ({"endAt": "2026-01-01T00:00:00Z"}, "startAt"),
         (
             {"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-01T01:00:00Z", "overlapPolicy": "x"},

@@ -37,6 +37,8 @@ def _check_instant(value: str | None) -> str | None:
         raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z") from None
     if moment.utcoffset() is None:
         raise ValueError("must carry a UTC offset (end it with Z or +hh:mm)")
+    if not 1970 <= moment.year <= 9998:
+        raise ValueError("must lie between the years 1970 and 9998")
     return clock.iso(moment.astimezone(UTC))
 
 
