@@ -133,7 +133,7 @@ def _version() -> str:
 
 
 _EPILOG = """\
-API commands (workflows, run, executions, schedules) talk to --url, the API URL with its
+API commands (workflows, run, executions, schedules, task-types) talk to --url, the API URL with its
 stage (default $ORCHESTRATION_URL or http://127.0.0.1:3000/v1), with the key from
 $ORCHESTRATION_API_KEY or, locally, the one `orchestration dev` keeps in --data-dir.
 Exit codes: 0 done, 1 failed (an API error; a watched run that failed), 2 usage (a watched
@@ -316,6 +316,13 @@ def _api_commands(sub: Any) -> None:
     ex_redrive.add_argument("--watch", action="store_true", help="show live progress; exit 1 if it fails")
     ex_redrive.set_defaults(func=_redrive)
 
+    task_types = sub.add_parser("task-types", help="list the task types a workflow can use").add_subparsers(
+        dest="task_types_command", required=True
+    )
+    tt_list = api_parser(task_types, "list", "built-in, deployment and registered task types, by name")
+    tt_list.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    tt_list.set_defaults(func=_task_types_list)
+
     schedules = sub.add_parser(
         "schedules", help="create, inspect, pause, trigger and backfill schedules"
     ).add_subparsers(dest="schedules_command", required=True)
@@ -325,6 +332,20 @@ def _api_commands(sub: Any) -> None:
     from orchestration_local import schedule_cli
 
     schedule_cli.add_commands(schedules, api_parser)
+
+
+def _task_types_list(args: argparse.Namespace) -> int:
+    from orchestration_local.client import client_from, emit
+
+    listed = client_from(args.url, args.data_dir).call("GET", "/task-types")
+    if args.json:
+        emit(listed)
+        return 0
+    rows = [(t["name"], t["source"], t["functionArn"] or t["description"]) for t in listed["taskTypes"]]
+    width = max((len(name) for name, _, _ in rows), default=4)
+    for name, source, what in rows:
+        print(f"{name:<{width}}  {source:<10}  {what}")
+    return 0
 
 
 def _get(args: argparse.Namespace, path: str, params: dict[str, Any] | None) -> int:

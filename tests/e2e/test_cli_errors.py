@@ -216,3 +216,9 @@ def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer) -> None:
             break
         time.sleep(0.05)
     assert server.client().get(f"/executions/{execution_id}").json()["status"] == "completed"
+
+
+def test_task_types_list(server: DevServer) -> None:
+    done = cli(server, "task-types", "list")
+    assert done.code == 0, done.err
+    assert "noop" in done.out and "builtin" in done.out and "hold" in done.out

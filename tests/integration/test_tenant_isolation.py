@@ -222,6 +222,12 @@ def _put_task_type(other: Api, owner: Api, ids: dict[str, str]) -> None:
     assert other.call("DELETE", path)[0] == 200
 
 
+def _list_task_types(other: Api, owner: Api, ids: dict[str, str]) -> None:
+    status, _, listed = other.call("GET", "/task-types")
+    assert status == 200 and ids["tt"] not in {t["name"] for t in listed["taskTypes"]}, listed
+    assert ids["tt"] in {t["name"] for t in owner.call("GET", "/task-types")[2]["taskTypes"]}
+
+
 def _get_task_type(other: Api, owner: Api, ids: dict[str, str]) -> None:
     assert_not_found(other, "GET", f"/task-types/{ids['tt']}", "tt")
 
@@ -305,6 +311,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/executions/{executionId}/cancel"): Case(_cancel, _start_running, _running_one_completes),
     ("POST", "/executions/{executionId}/redrive"): Case(_redrive, _start_running, _running_one_completes),
     ("PUT", "/task-types/{name}"): Case(_put_task_type),
+    ("GET", "/task-types"): Case(_list_task_types),
     ("GET", "/task-types/{name}"): Case(_get_task_type),
     ("DELETE", "/task-types/{name}"): Case(_delete_task_type),
     ("POST", "/schedules"): Case(_create_schedule),

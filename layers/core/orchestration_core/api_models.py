@@ -228,3 +228,9 @@ class TaskTypeOut(BaseModel):
     description: str
     createdAt: str | None = None
     updatedAt: str | None = None
+    # builtin (run by the service; no function), deployment (the stack's TaskTypes) or registered
+    source: Literal["builtin", "deployment", "registered"] = "registered"
+
+
+class TaskTypeList(BaseModel):
+    taskTypes: list[TaskTypeOut]

@@ -22,6 +22,16 @@ from orchestration_core.errors import NotFound
 from orchestration_core.store.table import Table
 
 MAX_RESULT_BYTES = 256 * 1024
+# GET /task-types: a tenant's registrations are listed whole (they are few), up to this many.
+MAX_LISTED = 1000
+BUILTIN_DESCRIPTIONS = {
+    "noop": "Returns its input.",
+    "wait": "A Step Functions Wait state (config.seconds).",
+    "http": "An HTTP request from the task runner (config.url, method, headers, body, timeoutSeconds).",
+    "lambda": "A Step Functions Lambda invoke (config.functionName).",
+    "transform": "A JMESPath expression over the task input (config.expression).",
+    "fail": "Fails with config.error and config.cause.",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -139,6 +149,9 @@ class TaskTypeRegistry:
         item = {
             "PK": _pk(tenant_id, name),
             "SK": "TT",
+            # GSI1 lists a tenant's registrations (GET /task-types), by name.
+            "GSI1PK": _list_partition(tenant_id),
+            "GSI1SK": name,
             "entity": "tasktype",
             "name": name,
             "functionArn": function_arn,
@@ -162,9 +175,27 @@ class TaskTypeRegistry:
             raise NotFound(f"Task type '{name}' is not registered.")
         return item
 
+    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+        """Every type a workflow of this tenant can use, by name: built-in, the deployment's
+        (``TASK_TYPES``) and the tenant's registrations (which take precedence over the deployment's)."""
+        items, _ = self.table.page(1, _list_partition(tenant_id), MAX_LISTED, 0, lambda _id: {})
+        listed: dict[str, dict[str, Any]] = {
+            name: {"name": name, "functionArn": "", "description": text, "source": "builtin"}
+            for name, text in BUILTIN_DESCRIPTIONS.items()
+        }
+        for name, arn in self.deployment_types.items():
+            listed[name] = {"name": name, "functionArn": arn, "description": "", "source": "deployment"}
+        for item in items:
+            listed[item["name"]] = {**item, "source": "registered"}
+        return [listed[name] for name in sorted(listed)]
+
     def delete(self, tenant_id: str, name: str) -> None:
         self.get(tenant_id, name)
         self.table.transact([self.table.delete_op(_pk(tenant_id, name), "TT")])
+
+
+def _list_partition(tenant_id: str) -> str:
+    return f"T#{tenant_id}#TT"
 
 
 def _pk(tenant_id: str, name: str) -> str:
