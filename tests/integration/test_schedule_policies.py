@@ -8,6 +8,7 @@ test opens it, so nothing here races the clock.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -142,8 +143,13 @@ def test_allow_starts_every_fire_without_looking_at_the_previous_run(
     assert runs_of(api, wid)["total"] == 2  # the first is still held: they overlap
     assert [o for _, o in outcomes(api, sc["id"])] == ["started", "started"]
     monkeypatch.undo()
-    for slot in (s0, plus(s0, 60)):
-        release(key, schedules.fire_execution_id(sc["id"], slot), api)
+    # Both runs wait at the same gate: keep it open until both ended.
+    held = [schedules.fire_execution_id(sc["id"], slot) for slot in (s0, plus(s0, 60))]
+    deadline = time.monotonic() + 60
+    while not all(api.call("GET", f"/executions/{e}")[2]["status"] == "completed" for e in held):
+        assert time.monotonic() < deadline, "the held runs did not complete"
+        gate(key).open("ok")
+        time.sleep(0.05)
 
 
 # -- catch-up window, startAt/endAt ----------------------------------------------------------------------
