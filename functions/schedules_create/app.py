@@ -21,7 +21,7 @@ def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[Schedul
         status_code=201,
         content_type="application/json",
         body=ScheduleOut.of(sc, schedules.upcoming_run_times(sc, now)),
-        headers={"Location": f"/schedules/{sc.id}"},
+        headers={"Location": app.location(f"/schedules/{sc.id}")},
     )
 
 

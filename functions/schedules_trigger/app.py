@@ -27,7 +27,7 @@ def trigger_schedule(
         body=TriggerAccepted(
             executionId=done.execution_id, status=done.status, scheduledAt=done.scheduled_at
         ),
-        headers={"Location": f"/executions/{done.execution_id}"},
+        headers={"Location": app.location(f"/executions/{done.execution_id}")},
     )
 
 

@@ -19,7 +19,7 @@ def create_workflow(body: Annotated[WorkflowCreate, Body()]) -> Response[Workflo
         status_code=201,
         content_type="application/json",
         body=WorkflowSummary.of(wf),
-        headers={"ETag": wf.etag, "Location": f"/workflows/{wf.id}"},
+        headers={"ETag": wf.etag, "Location": app.location(f"/workflows/{wf.id}")},
     )
 
 

@@ -30,7 +30,7 @@ def execute_workflow(
         status_code=202,
         content_type="application/json",
         body=ExecuteAccepted(executionId=ex.id, startedAt=ex.started_at),
-        headers={"Location": f"/executions/{ex.id}"},
+        headers={"Location": app.location(f"/executions/{ex.id}")},
     )
 
 

@@ -49,7 +49,7 @@ def test_seed_etl_runs_end_to_end(tenant) -> None:
     assert response.status_code == 202
     started = response.json()
     assert started["status"] == "started" and started["startedAt"].endswith("Z")
-    assert response.headers["location"] == f"/executions/{started['executionId']}"
+    assert response.headers["location"] == f"/v1/executions/{started['executionId']}"
 
     execution = poll(client, started["executionId"])
     assert execution["status"] == "completed", execution

@@ -23,7 +23,7 @@ def create(api: Api, workflow_id: str, **fields: object) -> dict:
         "POST", "/schedules", {"workflowId": workflow_id, "cronExpression": "*/5 * * * *", **fields}
     )
     assert status == 201, sc
-    assert headers["location"] == f"/schedules/{sc['id']}"
+    assert headers["location"] == f"/v1/schedules/{sc['id']}"
     return sc
 
 

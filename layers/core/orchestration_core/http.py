@@ -140,6 +140,12 @@ class Resolver(APIGatewayRestResolver):
     def header(self, name: str) -> str | None:
         return self.current_event.headers.get(name)
 
+    def location(self, path: str) -> str:
+        """A Location header for ``path`` (e.g. ``/workflows/wf_...``): under the stage the request
+        came in on (``/v1/workflows/wf_...``), the path a client can GET on the same base URL."""
+        stage = self.current_event.request_context.stage
+        return f"/{stage}{path}" if stage else path
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
