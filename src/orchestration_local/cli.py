@@ -327,7 +327,7 @@ def _api_commands(sub: Any) -> None:
         "schedules", help="create, inspect, pause, trigger and backfill schedules"
     ).add_subparsers(dest="schedules_command", required=True)
     sc_list = api_parser(schedules, "list", "list schedules")
-    sc_list.add_argument("--workflow-id")
+    sc_list.add_argument("--workflow-id", help="only this workflow's schedules")
     sc_list.set_defaults(func=lambda a: _get(a, "/schedules", {"workflowId": a.workflow_id}))
     from orchestration_local import schedule_cli
 
