@@ -381,6 +381,11 @@ def _print(n: int, quick: bool, elapsed: float, r: dict[str, Any]) -> None:
     )
     for key in ("noop", "real"):
         print(f"  {key} report: {r[key]['report']}")
+    # Last line, for comparing runs: the dispatcher's rate beside the raw write rate it sits on.
+    print(
+        f"ratio (b) dispatcher {r['noop']['per_second']:,.0f}/s : raw conditional UpdateItem "
+        f"{b['update_w']:,.0f}/s ({w} threads) = {r['noop']['ratio']:.2f}"
+    )
 
 
 if __name__ == "__main__":
