@@ -313,3 +313,24 @@ def test_schedules_show_upcoming_runs_pause_resume_and_trigger(browser: Browser)
     expect(page).to_have_url(re.compile(r"#/executions/ex_"))
     expect(page.locator("#execution-status")).to_have_text("completed")
     browser.assert_offline_and_clean()
+
+
+def test_the_workflow_list_pages(browser: Browser) -> None:
+    prefix = f"paged-{uuid.uuid4().hex[:6]}"
+    for n in range(25):
+        create_workflow(browser.server, f"{prefix}-{n:02d}", [{"name": "a", "type": "noop"}])
+    page = browser.page()
+    sign_in(browser, page)
+    page.get_by_label("Name contains").fill(prefix)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("1\u201320 of 25")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(20)
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("21\u201325 of 25")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(5)
+    expect(
+        page.get_by_role("link", name=f"{prefix}-00")
+    ).to_be_visible()  # newest first: the first made is last
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    browser.assert_offline_and_clean()
