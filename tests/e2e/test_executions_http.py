@@ -91,11 +91,12 @@ def test_cancel_over_http(tmp_path, start_server) -> None:
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     assert response.json()["tasks"][0]["status"] == "cancelled"
     assert client.post(f"/executions/{execution_id}/cancel").status_code == 409
-    (marks / "k.release").touch()
     final = poll(client, execution_id)
     assert final["status"] == "cancelled"
-    server.assert_clean_stop()
     assert [t["status"] for t in final["tasks"]] == ["cancelled"]
+    # The interrupted call may still finish and record its outcome, as on AWS; let it go.
+    (marks / "k.release").touch()
+    server.assert_clean_stop()
 
 
 def test_unregistered_type_is_422_over_http(tenant) -> None:
