@@ -1,7 +1,9 @@
-"""Task types for the restart tests, loaded by `orchestration dev --tasks` (a file, as users do).
+"""Task types for the end-to-end tests, loaded by `orchestration dev --tasks` (a file, as users do).
 
-``hold`` marks each start with a file and holds until the test creates a release file: the
-test synchronises on those files, never on time. Parameters: ``dir`` and ``key``.
+``hold`` marks each start with a file (``<key>.started.<n>``) and holds until the test creates
+``<key>.release``; ``flaky`` fails the first time it runs for a key and succeeds after, so a
+redriven run completes. Parameters: ``dir`` and ``key``. The tests synchronise on those
+files, never on time.
 """
 
 from __future__ import annotations
@@ -25,4 +27,12 @@ def hold(task: dict[str, Any]) -> dict[str, Any]:
     return {"start": starts}
 
 
-TASKS = {"hold": hold}
+def flaky(task: dict[str, Any]) -> dict[str, Any]:
+    marker = Path(task["parameters"]["dir"]) / f"{task['parameters']['key']}.failed-once"
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError("the first run of this task fails")
+    return {"ok": True}
+
+
+TASKS = {"hold": hold, "flaky": flaky}

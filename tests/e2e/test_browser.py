@@ -35,7 +35,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need
 Page = sync_api.Page
 expect = sync_api.expect
 
-TASKS = Path(__file__).resolve().parent / "console_tasks.py"
+TASKS = Path(__file__).resolve().parent / "holding_tasks.py"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console.png"
 FLAGS = [
     "--headless",

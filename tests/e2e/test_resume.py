@@ -33,28 +33,37 @@ def execution(client: httpx.Client, eid: str) -> dict[str, Any]:
     return body
 
 
+def killed_mid_task(
+    start_server: Callable[..., DevServer], data: Path, marks: Path, key: str, tasks: list[dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """Start `orchestration dev`, run ``tasks`` (one of them ``hold``), SIGKILL the server while
+    hold runs: (execution id, the execution as read just before the kill)."""
+    server = start_server(data, "--tasks", str(HOLDING_TASKS))
+    api = server.client()
+    wf = api.post("/workflows", json={"name": key, "tasks": tasks}).json()
+    started = api.post(f"/workflows/{wf['id']}/execute", json={"parameters": {"dir": str(marks), "key": key}})
+    assert started.status_code == 202, started.text
+    eid = started.json()["executionId"]
+    wait_until("hold started", lambda: (marks / f"{key}.started.1").exists())
+    before = execution(api, eid)
+    server.proc.kill()
+    server.proc.wait()
+    return eid, before
+
+
 def test_a_run_killed_mid_task_resumes_after_restart(
     tmp_path: Path, start_server: Callable[..., DevServer]
 ) -> None:
     # Given a run of first -> hold -> last, killed while hold runs
     data, marks = tmp_path / "data", tmp_path / "marks"
     marks.mkdir()
-    server = start_server(data, "--tasks", str(HOLDING_TASKS))
-    api = server.client()
     tasks = [
         {"name": "first", "type": "noop"},
         {"name": "hold", "type": "hold", "dependsOn": ["first"]},
         {"name": "last", "type": "noop", "dependsOn": ["hold"]},
     ]
-    wf = api.post("/workflows", json={"name": "resume", "tasks": tasks}).json()
-    started = api.post(f"/workflows/{wf['id']}/execute", json={"parameters": {"dir": str(marks), "key": "k"}})
-    assert started.status_code == 202, started.text
-    eid = started.json()["executionId"]
-    wait_until("hold started", lambda: (marks / "k.started.1").exists())
-    before = execution(api, eid)
+    eid, before = killed_mid_task(start_server, data, marks, "k", tasks)
     assert before["status"] == "running" and before["tasks"][1]["status"] == "running", before
-    server.proc.kill()
-    server.proc.wait()
 
     # When the task can finish and the runtime starts again on the same data
     (marks / "k.release").touch()
@@ -79,14 +88,7 @@ def test_a_run_whose_task_type_is_gone_after_restart_fails_clearly_and_redrives_
     # Given a run killed mid-task
     data, marks = tmp_path / "data", tmp_path / "marks"
     marks.mkdir()
-    server = start_server(data, "--tasks", str(HOLDING_TASKS))
-    api = server.client()
-    wf = api.post("/workflows", json={"name": "gone", "tasks": [{"name": "hold", "type": "hold"}]}).json()
-    params = {"parameters": {"dir": str(marks), "key": "g"}}
-    eid = api.post(f"/workflows/{wf['id']}/execute", json=params).json()["executionId"]
-    wait_until("hold started", lambda: (marks / "g.started.1").exists())
-    server.proc.kill()
-    server.proc.wait()
+    eid, _ = killed_mid_task(start_server, data, marks, "g", [{"name": "hold", "type": "hold"}])
 
     # When the runtime restarts without the module that defines its task type
     without = start_server(data)
