@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.conftest import CLI, CLI_TIMEOUT, DevServer, start_dev_server
 
-TASKS = Path(__file__).resolve().parent / "console_tasks.py"
+TASKS = Path(__file__).resolve().parent / "holding_tasks.py"
 
 
 @pytest.fixture(scope="module")
