@@ -150,10 +150,11 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        started = time.monotonic()
         done = cli(None, "dev", "--port", str(port), "--data-dir", str(tmp_path / "data"))
     assert done.code == 2 and "in use" in done.err and "--port" in done.err
-    assert len(done.err.strip().splitlines()) == 1 and time.monotonic() - started < 5
+    assert len(done.err.strip().splitlines()) == 1
+    # Named before the slow start: nothing was loaded, so no data directory was made.
+    assert not (tmp_path / "data").exists()
 
 
 def test_broken_pipe_from_executions_get(server: DevServer) -> None:
@@ -196,7 +197,7 @@ def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while not (folder / f"{key}.started").exists():
+        while not (folder / f"{key}.started.1").exists():
             assert time.monotonic() < deadline, "the task never started"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
