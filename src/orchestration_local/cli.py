@@ -136,8 +136,8 @@ _EPILOG = """\
 API commands (workflows, run, executions, schedules, task-types) talk to --url, the API URL with its
 stage (default $ORCHESTRATION_URL or http://127.0.0.1:3000/v1), with the key from
 $ORCHESTRATION_API_KEY or, locally, the one `orchestration dev` keeps in --data-dir.
-Exit codes: 0 done, 1 failed (an API error; a watched run that failed), 2 usage (a watched
-run that was cancelled), 130 interrupted. Each command has its own --help."""
+Exit codes: 0 done, 1 failed (an API error; a watched run that failed), 2 usage, 3 a watched
+run that was cancelled, 130 interrupted. Each command has its own --help."""
 
 
 def _dev(args: argparse.Namespace) -> int:

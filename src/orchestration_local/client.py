@@ -204,7 +204,8 @@ def watch(
 
 
 def exit_code(execution: dict[str, Any]) -> int:
-    return {"completed": 0, "failed": 1, "cancelled": 2}.get(execution["status"], 3)
+    """0 completed, 1 failed, 3 cancelled (2 is the exit code of a usage error)."""
+    return {"completed": 0, "failed": 1, "cancelled": 3}.get(execution["status"], 1)
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

@@ -21,38 +21,49 @@ POLICIES = ("allow", "skip", "bufferOne")
 def add_commands(schedules: Any, api_parser: ApiParser) -> None:
     """Add the schedule commands to the ``schedules`` sub-command group."""
     create = api_parser(schedules, "create", "put a workflow on a cron schedule")
-    create.add_argument("workflow_id")
+    create.add_argument("workflow_id", help="the workflow to run")
     create.add_argument("cron", help='5-field cron or @daily etc., e.g. "30 2 * * MON-FRI"')
     create.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
-    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a run parameter (VALUE read as JSON when it is JSON); repeat for more",
+    )
     _policy_options(create)
     create.add_argument("--disabled", action="store_true", help="create it paused")
     _json_option(create)
     create.set_defaults(func=_create)
 
     get = api_parser(schedules, "get", "a schedule: next fire times (its zone and UTC), recent actions")
-    get.add_argument("schedule_id")
+    get.add_argument("schedule_id", help="the schedule (sc_...)")
     _json_option(get)
     get.set_defaults(func=_get)
 
     for name, enabled, help_text in (("pause", False, "stop firing"), ("resume", True, "fire again")):
         cmd = api_parser(schedules, name, help_text)
-        cmd.add_argument("schedule_id")
+        cmd.add_argument("schedule_id", help="the schedule (sc_...)")
         cmd.add_argument("--note", help="why (shown with the schedule; at most 256 characters)")
         _json_option(cmd)
         cmd.set_defaults(func=_toggle, enabled=enabled)
 
     trigger = api_parser(schedules, "trigger", "run a schedule now with its parameters")
-    trigger.add_argument("schedule_id")
+    trigger.add_argument("schedule_id", help="the schedule (sc_...)")
     trigger.add_argument("--overlap-policy", choices=POLICIES, help="override the schedule's for this run")
     _json_option(trigger)
     trigger.set_defaults(func=_trigger)
 
     backfill = api_parser(schedules, "backfill", "one run per past cron slot in [START, END)")
-    backfill.add_argument("schedule_id")
+    backfill.add_argument("schedule_id", help="the schedule (sc_...)")
     backfill.add_argument("--start", required=True, help="ISO 8601, e.g. 2026-11-01T00:00:00Z")
     backfill.add_argument("--end", required=True, help="ISO 8601, exclusive, not in the future")
-    backfill.add_argument("--overlap-policy", choices=POLICIES, default="allow")
+    backfill.add_argument(
+        "--overlap-policy",
+        choices=POLICIES,
+        default="allow",
+        help="allow: every slot runs (default); skip/bufferOne: as the schedule's policy would",
+    )
     _json_option(backfill)
     backfill.set_defaults(func=_backfill)
 
@@ -62,11 +73,15 @@ def _json_option(p: argparse.ArgumentParser) -> None:
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--overlap-policy", choices=POLICIES)
+    p.add_argument(
+        "--overlap-policy",
+        choices=POLICIES,
+        help="a fire while the previous run is going: allow (run), skip, or bufferOne (run after)",
+    )
     p.add_argument("--catchup-window", type=int, metavar="SECONDS", help="60..31536000 (default 86400)")
     p.add_argument("--start-at", help="no fire before this ISO 8601 instant")
     p.add_argument("--end-at", help="no fire after this ISO 8601 instant")
-    p.add_argument("--note")
+    p.add_argument("--note", help="a note shown with the schedule (at most 256 characters)")
 
 
 def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
