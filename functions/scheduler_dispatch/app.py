@@ -28,8 +28,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = execution_services()
     report = schedules.dispatch_due(now, schedule_store(), services, budget_seconds=budget)
     result = {**report.as_dict(), "reconciled": executions.sweep(services, clock.now())}
-    # An idle tick (nothing due, nothing to reconcile) is logged at debug: once a minute, it
-    # would otherwise fill the log (and the dev console) with nothing.
-    busy = any(v for k, v in result.items() if k not in {"tick", "seconds"})
-    (logger.info if busy else logger.debug)("dispatch tick", extra=result)
+    # The tick and each fire are logged at debug (every fire is also in its schedule's
+    # recentActions); only fires that failed or wait for a retry are logged above it.
+    logger.debug("dispatch tick", extra=result)
+    for fired in report.fired:
+        logger.debug("schedule fired", extra=fired)
+    if report.failed or report.retrying:
+        logger.warning("dispatch tick with failed fires", extra=result)
     return result

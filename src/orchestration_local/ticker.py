@@ -65,6 +65,7 @@ class Ticker:
         runtime: Runtime,
         interval: float | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        out: Callable[[str], None] = lambda line: print(line, flush=True),
     ) -> None:
         self.runtime = runtime
         self.targets = list(runtime.template.schedules)
@@ -72,6 +73,7 @@ class Ticker:
             (rate_seconds(expr) for _, expr in self.targets), default=DEFAULT_INTERVAL
         )
         self.clock = clock
+        self.out = out
         self.ticks = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,12 +84,21 @@ class Ticker:
         results = []
         for logical_id, _ in self.targets:
             try:
-                results.append(self.runtime.functions.invoke(logical_id, scheduled_event(logical_id, moment)))
+                result = self.runtime.functions.invoke(logical_id, scheduled_event(logical_id, moment))
             except Exception:  # a failed tick is logged; the next one runs (as Lambda retries would)
                 log.exception("scheduled invocation of %s failed", logical_id)
-                results.append(None)
+                result = None
+            results.append(result)
+            self._announce(result)
         self.ticks += 1
         return results
+
+    def _announce(self, result: Any) -> None:
+        """One short line per fired schedule on the dev console (the dispatcher logs at debug)."""
+        for fire in (result or {}).get("fired", []) if isinstance(result, dict) else []:
+            self.out(
+                f"schedule {fire['scheduleId']} fired {fire['executionId']} (slot {fire['scheduledAt']})"
+            )
 
     def start(self) -> Ticker:
         if self.targets and self._thread is None:

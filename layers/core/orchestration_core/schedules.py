@@ -516,6 +516,9 @@ def tick_time(event: dict[str, Any] | None, fallback: datetime) -> datetime:
     return fallback
 
 
+MAX_REPORTED_FIRES = 100
+
+
 @dataclass
 class DispatchReport:
     tick: str
@@ -530,11 +533,20 @@ class DispatchReport:
     removed: int = 0  # schedules whose workflow no longer exists: deleted
     deferred: int = 0  # left for the next tick: the time budget ran out
     seconds: float = 0.0
+    # The fires started by this tick (the first MAX_REPORTED_FIRES): schedule, execution, slot.
+    fired: list[dict[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+
+    def fire(self, schedule_id: str, execution_id: str, scheduled_at: str) -> None:
+        with self._lock:
+            if len(self.fired) < MAX_REPORTED_FIRES:
+                self.fired.append(
+                    {"scheduleId": schedule_id, "executionId": execution_id, "scheduledAt": scheduled_at}
+                )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
@@ -828,5 +840,7 @@ class _Tick:
                 current = self.store.get(sc.tenant_id, sc.id)
                 continue
             self.report.count(outcome)
+            if action == "started":
+                self.report.fire(sc.id, pending.execution_id, pending.scheduled_at)
             return done
         return current
