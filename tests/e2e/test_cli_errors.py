@@ -183,40 +183,44 @@ def test_broken_pipe_from_executions_get(server: DevServer) -> None:
     assert done.stdout.strip() in {"0", "141"}
 
 
-def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer) -> None:
+def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer, tmp_path: Path) -> None:
     folder, key = server.data_dir.parent, uuid.uuid4().hex
     wf = workflow(server, [{"name": "held", "type": "hold"}])
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATION_")}
     environ |= {"ORCHESTRATION_URL": server.base_url, "ORCHESTRATION_API_KEY": server.api_key}
-    proc = subprocess.Popen(
-        [str(CLI), "run", wf, "--param", f"dir={folder}", "--param", f"key={key}", "--watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out_path.open("w") as out_file, err_path.open("w") as err_file:
+        proc = subprocess.Popen(
+            [str(CLI), "run", wf, "--param", f"dir={folder}", "--param", f"key={key}", "--watch"],
+            stdout=out_file,
+            stderr=err_file,
+            text=True,
+            env=environ,
+        )
     try:
-        deadline = time.monotonic() + 30
-        while not (folder / f"{key}.started.1").exists():
-            assert time.monotonic() < deadline, "the task never started"
+        # Interrupt once the command is watching: it printed the held task running.
+        deadline = time.monotonic() + 60
+        while "held: running" not in out_path.read_text():
+            assert proc.poll() is None, err_path.read_text()
+            assert time.monotonic() < deadline, "the watch never showed the task running"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=CLI_TIMEOUT)
+        proc.wait(timeout=CLI_TIMEOUT)
     finally:
         (folder / f"{key}.release").touch()
         if proc.poll() is None:
             proc.kill()
+    out, err = out_path.read_text(), err_path.read_text()
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err
     execution_id = err.split("started ", 1)[1].split()[0]
     assert f"The execution {execution_id} goes on" in err
     assert f"orchestration executions watch {execution_id}" in err
     # ... and it did go on
-    for _ in range(200):
-        if server.client().get(f"/executions/{execution_id}").json()["status"] == "completed":
-            break
+    deadline = time.monotonic() + 60
+    while server.client().get(f"/executions/{execution_id}").json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the run did not go on to complete"
         time.sleep(0.05)
-    assert server.client().get(f"/executions/{execution_id}").json()["status"] == "completed"
 
 
 def test_task_types_list(server: DevServer) -> None:
