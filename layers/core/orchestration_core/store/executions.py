@@ -27,7 +27,6 @@ from orchestration_core.store.table import ConditionFailed, Table, deserialize, 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 ACTIVE_INDEX = 5
 ACTIVE_SHARDS = 4
-_UNFINISHED = {":completed": TaskStatus.COMPLETED.value}
 
 
 def active_partition(shard: int) -> str:
@@ -196,8 +195,9 @@ class ExecutionStore:
     ) -> bool:
         """Move to ``status`` if the record is still at ``ex.status`` (False if it moved on)."""
         names = {"#s": "status"}
-        values: dict[str, Any] = {":old": ex.status.value, ":new": status.value}
-        sets = ["#s = :new"]
+        values: dict[str, Any] = {":old": ex.status.value}
+        sets: list[str] = []
+        counters = _move_status(ex, status, sets, values, self.table)
         for n, (attr, val) in enumerate(
             [("completedAt", completed_at), ("error", json.dumps(error) if error else None)]
         ):
@@ -205,10 +205,6 @@ class ExecutionStore:
                 sets.append(f"#v{n} = :v{n}")
                 names[f"#v{n}"] = attr
                 values[f":v{n}"] = val
-        new_members = memberships(ex.tenant_id, ex.workflow_id, status)
-        for idx in (2, 4):
-            sets.append(f"GSI{idx}PK = :g{idx}")
-            values[f":g{idx}"] = new_members[idx]
         expression = "SET " + ", ".join(sets)
         if status.terminal:
             expression += f" REMOVE GSI{ACTIVE_INDEX}PK, GSI{ACTIVE_INDEX}SK"
@@ -218,9 +214,7 @@ class ExecutionStore:
                     self.table.update_op(
                         pk(ex.tenant_id, ex.id), "EX", expression, values, names, "#s = :old"
                     ),
-                    *self.table.counter_ops(
-                        memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members
-                    ),
+                    *counters,
                 ]
             )
             return True
@@ -272,19 +266,13 @@ class ExecutionStore:
         if ex.sfn_name:
             values[":oldname"] = ex.sfn_name
         ops: list[dict[str, Any]] = []
-        status = ex.status
         remove = ""
         if redrive:
-            status = ExecutionStatus.RUNNING
-            new_members = memberships(ex.tenant_id, ex.workflow_id, status)
-            values.update({":new": status.value, ":count": ex.redrive_count + 1, ":at": now})
-            sets += ["#s = :new", "redriveCount = :count", "redrivenAt = :at"]
-            for idx in (2, 4):
-                sets.append(f"GSI{idx}PK = :g{idx}")
-                values[f":g{idx}"] = new_members[idx]
+            ops = _move_status(ex, ExecutionStatus.RUNNING, sets, values, self.table)
+            values.update({":count": ex.redrive_count + 1, ":at": now})
+            sets += ["redriveCount = :count", "redrivenAt = :at"]
             remove = " REMOVE completedAt, #e"
             names["#e"] = "error"
-            ops = self.table.counter_ops(memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members)
         update = self.table.update_op(
             pk(ex.tenant_id, ex.id), "EX", "SET " + ", ".join(sets) + remove, values, names, condition
         )
@@ -311,7 +299,11 @@ class ExecutionStore:
                             f"TASK#{task.name}",
                             "SET #status = :pending, priorAttempts = :prior "
                             "REMOVE startedAt, completedAt, #error, waitToken",
-                            {":pending": TaskStatus.PENDING.value, ":prior": run.attempts, **_UNFINISHED},
+                            {
+                                ":pending": TaskStatus.PENDING.value,
+                                ":prior": run.attempts,
+                                ":completed": TaskStatus.COMPLETED.value,
+                            },
                             {"#status": "status", "#error": "error"},
                             "attribute_exists(PK) AND #status <> :completed",
                         )
@@ -460,6 +452,20 @@ class ExecutionStore:
             if "LastEvaluatedKey" not in resp:
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _move_status(
+    ex: Execution, status: ExecutionStatus, sets: list[str], values: dict[str, Any], table: Table
+) -> list[dict[str, Any]]:
+    """Add to an update of ``ex`` what moving it to ``status`` takes (the status, its two status
+    list memberships); returns the counter updates that go in the same transaction."""
+    new_members = memberships(ex.tenant_id, ex.workflow_id, status)
+    sets.append("#s = :new")
+    values[":new"] = status.value
+    for idx in (2, 4):
+        sets.append(f"GSI{idx}PK = :g{idx}")
+        values[f":g{idx}"] = new_members[idx]
+    return table.counter_ops(memberships(ex.tenant_id, ex.workflow_id, ex.status), new_members)
 
 
 def idempotency_pk(tenant_id: str, key: str) -> str:
