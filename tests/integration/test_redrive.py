@@ -44,10 +44,19 @@ def start(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
     return wf["id"], started["executionId"]
 
 
-def failed_run(api: Api, tasks: list[dict[str, Any]], key: str) -> tuple[str, str]:
-    """A run whose gate task fails on its first call: (workflow id, execution id), ended failed."""
+def failed_run(
+    api: Api, tasks: list[dict[str, Any]], key: str, completed_first: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """A run whose gate task fails on its first call: (workflow id, execution id), ended failed.
+    ``completed_first``: tasks in other branches that must have completed before it fails."""
     wid, eid = start(api, tasks, key)
     gate(key).wait_entered()
+    deadline = time.monotonic() + 60
+    while not all(
+        by_name(api.call("GET", f"/executions/{eid}")[2])[n]["status"] == "completed" for n in completed_first
+    ):
+        assert time.monotonic() < deadline, f"{completed_first} never completed"
+        time.sleep(0.05)
     gate(key).open("fail")
     assert wait_for(api, eid)["status"] == "failed"
     return wid, eid
@@ -60,12 +69,12 @@ def redrive(api: Api, execution_id: str) -> dict[str, Any]:
 
 
 def test_redrive_of_a_failed_run_reruns_only_what_did_not_complete(api: Api) -> None:
-    # Given a -> b(gate) -> c with a wait task beside them, where b fails the first time
+    # Given a and a wait task before b(gate) -> c, where b fails the first time
     key = uuid.uuid4().hex
     tasks = [
         count("a"),
         {"name": "pause", "type": "wait", "config": {"seconds": 0}},
-        gated("b", "a"),
+        gated("b", "a", "pause"),  # after the wait task, so it has completed when b fails
         count("c", "b"),
     ]
     _, eid = start(api, tasks, key)
@@ -162,7 +171,7 @@ def test_redrive_of_a_non_series_parallel_graph_releases_gated_tasks(api: Api) -
     # a -> c, b -> c, a -> d: c and d wait on task tokens; c fails the first time
     key = uuid.uuid4().hex
     tasks = [count("a"), count("b"), gated("c", "a", "b"), count("d", "a")]
-    _, eid = failed_run(api, tasks, key)
+    _, eid = failed_run(api, tasks, key, completed_first=("d",))
 
     redrive(api, eid)
     gate(key).wait_entered()
