@@ -6,22 +6,22 @@ A custom type maps a type name to a Lambda function, from (first) the tenant's r
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 import jmespath
 import jmespath.exceptions
 
-from orchestration_core import clock
+from orchestration_core import clock, netguard
 from orchestration_core.compiler import BUILTIN_TYPES
 from orchestration_core.errors import NotFound
 from orchestration_core.store.table import Table
 
 MAX_RESULT_BYTES = 256 * 1024
+USER_AGENT = "orchestration-http-task"
 # GET /task-types: a tenant's registrations are listed whole (they are few), up to this many.
 MAX_LISTED = 1000
 BUILTIN_DESCRIPTIONS = {
@@ -97,33 +97,38 @@ def run_builtin(task_type: str, config: Mapping[str, Any], task_input: dict[str,
 
 
 def _http(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The request of an ``http`` task, through the address guard (netguard): a refused address
+    fails with ``HttpAddressRefused``, any other failure or a non-2xx answer with ``HttpError``."""
     body = config.get("body")
     data = None
     headers = dict(config.get("headers") or {})
+    headers.setdefault("User-Agent", USER_AGENT)
     if body is not None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         if not isinstance(body, str):
             headers.setdefault("Content-Type", "application/json")
-    request = urllib.request.Request(  # noqa: S310 - scheme checked at validation (http/https)
-        config["url"], data=data, headers=headers, method=str(config.get("method", "GET")).upper()
-    )
+    method = str(config.get("method", "GET")).upper()
     timeout = float(config.get("timeoutSeconds", 30))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            status, raw, resp_headers = resp.status, resp.read(MAX_RESULT_BYTES + 1), dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        detail = err.read(2048).decode(errors="replace")
-        raise task_error("HttpError", f"{err.code} {err.reason}: {detail}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        allowed = netguard.allowed_from_environment()
+        resp = netguard.fetch(method, config["url"], headers, data, timeout, MAX_RESULT_BYTES, allowed)
+    except (netguard.AddressRefused, netguard.InvalidAllowList) as err:  # an unreadable list allows nothing
+        raise task_error(netguard.REFUSED_ERROR, str(err)) from None
+    except netguard.RedirectError as err:
+        raise task_error("HttpError", str(err)) from None
+    except (OSError, http.client.HTTPException, ValueError) as err:
         raise task_error("HttpError", f"request failed: {err}") from None
-    if len(raw) > MAX_RESULT_BYTES:
+    if not 200 <= resp.status < 300:
+        detail = resp.body[:2048].decode(errors="replace")
+        raise task_error("HttpError", f"{resp.status} {resp.reason}: {detail}")
+    if len(resp.body) > MAX_RESULT_BYTES:
         raise task_error("ResultTooLarge", f"the response body is larger than {MAX_RESULT_BYTES} bytes")
-    text = raw.decode(errors="replace")
+    text = resp.body.decode(errors="replace")
     try:
         parsed: Any = json.loads(text)
     except ValueError:
         parsed = text
-    return {"status": status, "headers": resp_headers, "body": parsed}
+    return {"status": resp.status, "headers": resp.headers, "body": parsed}
 
 
 # -- registry --------------------------------------------------------------------------------------
