@@ -12,6 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from orchestration_core.netguard import ALLOWED_CIDRS_ENV, LOCAL_ALLOWED_CIDRS
+
 from orchestration_local import aws, durability
 from orchestration_local.gateway import Gateway
 from orchestration_local.lambdas import ACCOUNT, REGION, Functions
@@ -78,7 +80,11 @@ class Runtime:
         # Custom task types from --tasks: each becomes a Lambda function Step Functions invokes.
         custom = {name: f"{TASK_FUNCTION_PREFIX}{_safe(name)}" for name in (tasks or {})}
         self.template.parameters["TaskTypes"] = json.dumps(custom)
+        # http tasks may reach this machine's loopback (refused on AWS) unless the developer set
+        # the allow-list: kept over whatever the template's environment says.
+        allowed = os.environ.get(ALLOWED_CIDRS_ENV, LOCAL_ALLOWED_CIDRS)
         self.functions = Functions(self.template, self.names)
+        os.environ[ALLOWED_CIDRS_ENV] = allowed
         self.functions.load_all()
         for logical_id in self.template.functions:
             aws.register_lambda(logical_id, partial(self.functions.invoke, logical_id))

@@ -77,7 +77,8 @@ class AddressRefused(Exception):
 
     def __init__(self, url: str, host: str, address: str, reason: str, hop: int) -> None:
         via = f" (redirect {hop} of the request)" if hop else ""
-        kind = f"{'an' if reason[0] in 'aeiou' else 'a'} {reason} address"
+        base, _, detail = reason.partition(" (")
+        kind = f"{'an' if base[0] in 'aeiou' else 'a'} {base} address" + (f" ({detail}" if detail else "")
         what = (
             f"{address} is {kind}"
             if host == address.split("%")[0]
