@@ -8,7 +8,7 @@ from orchestration_core.compiler import BUILTIN_TYPES
 from orchestration_core.errors import FieldError, ValidationFailed
 from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import task_type_registry
-from orchestration_core.tasktypes import valid_type_name
+from orchestration_core.tasktypes import check_function, this_deployment, valid_type_name
 
 app = Resolver()
 
@@ -20,6 +20,10 @@ def put_task_type(name: str, body: Annotated[TaskTypeIn, Body()]) -> TaskTypeOut
             "Task type names are 1..64 characters of [A-Za-z0-9_.-] and not a built-in type.",
             [FieldError("name", "invalid or reserved task type name")],
         )
+    # Only a function of this deployment's account and region, named with its task prefix.
+    check_function(
+        body.functionArn, this_deployment(getattr(app.lambda_context, "invoked_function_arn", None))
+    )
     item = task_type_registry().put(app.tenant_id(), name, body.functionArn, body.description)
     return TaskTypeOut.model_validate(item, from_attributes=False, strict=False)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jmespath
@@ -17,7 +19,8 @@ import jmespath.exceptions
 
 from orchestration_core import clock, netguard
 from orchestration_core.compiler import BUILTIN_TYPES
-from orchestration_core.errors import NotFound
+from orchestration_core.config import get_settings
+from orchestration_core.errors import FieldError, NotFound, ValidationFailed
 from orchestration_core.store.table import Table
 
 MAX_RESULT_BYTES = 256 * 1024
@@ -129,6 +132,105 @@ def _http(config: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError:
         parsed = text
     return {"status": resp.status, "headers": resp.headers, "body": parsed}
+
+
+# -- which functions a registration may name ----------------------------------------------------
+# template.yaml's TaskFunctionPrefix default: what the stack's IAM lets the runner invoke.
+DEFAULT_TASK_FUNCTION_PREFIX = "orchestration-task-"
+FUNCTION_PREFIX_ENV = "TASK_FUNCTION_PREFIX"
+_FUNCTION_ARN = re.compile(
+    r"^arn:(?P<partition>[a-z-]+):lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):function:"
+    r"(?P<name>[^:]*)(?::(?P<qualifier>[^:]*))?$"
+)
+_PARTIAL_ARN = re.compile(r"^(?P<account>[0-9]{12}):function:(?P<name>[^:]*)(?::(?P<qualifier>[^:]*))?$")
+_FUNCTION_NAME = re.compile(r"^(?P<name>[^:]*)(?::(?P<qualifier>[^:]*))?$")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_VALID_QUALIFIER = re.compile(r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where this deployment runs, and the prefix its task functions carry. ``account`` is None
+    when it cannot be known: then only a bare function name (in the caller's own account and
+    region by construction) is accepted."""
+
+    partition: str
+    region: str
+    account: str | None
+    prefix: str
+
+
+def this_deployment(invoked_function_arn: str | None) -> Deployment:
+    """This deployment, from the running function's own ARN (Lambda's context): its partition,
+    region and account. Without one, the region is ``AWS_REGION`` and the account that of
+    another ARN of the stack the function was given (the task runner's, the state machines'
+    role), else unknown. The prefix is ``TASK_FUNCTION_PREFIX``, else the template's default."""
+    settings = get_settings()
+    prefix = os.environ.get(FUNCTION_PREFIX_ENV) or DEFAULT_TASK_FUNCTION_PREFIX
+    own = _FUNCTION_ARN.match(invoked_function_arn or "")
+    if own:
+        return Deployment(own["partition"], own["region"], own["account"], prefix)
+    for arn in (settings.task_runner_arn, settings.state_machine_role_arn):
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[0] == "arn" and re.fullmatch(r"[0-9]{12}", parts[4]):
+            return Deployment(parts[1], settings.aws_region, parts[4], prefix)
+    return Deployment("aws", settings.aws_region, None, prefix)
+
+
+def function_problem(function: str, deployment: Deployment) -> str | None:
+    """Why a registration may not name ``function`` (a Lambda function name, ``name:qualifier``,
+    a partial ARN ``account:function:name`` or a full ARN), or None. It must be in this
+    deployment's partition, region and account, and its name must carry the deployment's task
+    function prefix (the only functions the stack's IAM lets the runner invoke)."""
+    example = f"a function name starting with '{deployment.prefix}', or its ARN"
+    found = _FUNCTION_ARN.match(function) or _PARTIAL_ARN.match(function)
+    if found is None and (function.startswith("arn:") or ":function:" in function):
+        return f"'{function}' is not a Lambda function ARN: give {example}"
+    found = found or _FUNCTION_NAME.match(function)
+    if found is None:
+        return f"'{function}' is not a Lambda function name or ARN: give {example}"
+    name, qualifier = found["name"], found["qualifier"]
+    if not _VALID_NAME.match(name):
+        return f"'{name}' is not a Lambda function name (1 to 64 of A-Z, a-z, 0-9, '-' and '_')"
+    if qualifier is not None and not _VALID_QUALIFIER.match(qualifier):
+        return f"'{qualifier}' is not a version or alias of a Lambda function"
+    groups = found.groupdict()
+    if groups.get("partition") not in (None, deployment.partition):
+        return (
+            f"the function is in partition '{groups['partition']}', "
+            f"not this deployment's ('{deployment.partition}')"
+        )
+    if groups.get("region") not in (None, deployment.region):
+        return (
+            f"the function is in region {groups['region']}; this deployment invokes only "
+            f"functions of its own region, {deployment.region}"
+        )
+    account = groups.get("account")
+    if account is not None and deployment.account is None:
+        return (
+            "the deployment's account is not known here, so an ARN cannot be checked: give the function name"
+        )
+    if account not in (None, deployment.account):
+        return (
+            f"the function belongs to account {account}; this deployment invokes only "
+            "functions of its own account"
+        )
+    if not name.startswith(deployment.prefix):
+        return (
+            f"the function name '{name}' does not start with this deployment's task function "
+            f"prefix '{deployment.prefix}'"
+        )
+    return None
+
+
+def check_function(function: str, deployment: Deployment) -> None:
+    """400 on field ``functionArn`` unless this deployment may invoke ``function``."""
+    problem = function_problem(function, deployment)
+    if problem:
+        raise ValidationFailed(
+            "The task type's function is not one this deployment may invoke.",
+            [FieldError("functionArn", problem)],
+        )
 
 
 # -- registry --------------------------------------------------------------------------------------
