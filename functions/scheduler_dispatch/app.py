@@ -7,21 +7,20 @@ left when the time budget runs out stays due for the next tick.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core import clock, executions, schedules
+from orchestration_core import clock, executions, schedules, tracing
 from orchestration_core.schedule_services import schedule_store
 from orchestration_core.services import execution_services
 
 logger = Logger()
-tracer = Tracer()
 
 # Stop taking new schedules this long before the function's timeout.
 SAFETY_MARGIN_SECONDS = 15
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = schedules.tick_time(event, clock.now())
     budget = max(1.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)

@@ -2,18 +2,18 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from orchestration_core import tracing
 from orchestration_core.runner import RunnerEvent
 from orchestration_core.services import runner
 
 logger = Logger()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.capture_lambda_handler
 @event_parser(model=RunnerEvent)
 def lambda_handler(event: RunnerEvent, context: LambdaContext) -> dict[str, Any]:
     # Per-thread keys: one invocation's execution never labels another's log lines, even where

@@ -224,13 +224,12 @@ def _json_kind(document: Any) -> str:
 
 def api_handler(app: Resolver) -> Any:
     """The Lambda entry point of an API function: logging with correlation ids, tracing, resolve."""
-    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.logging import correlation_paths
 
-    tracer = Tracer()
+    from orchestration_core import tracing
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @tracing.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
