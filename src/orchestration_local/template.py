@@ -11,6 +11,16 @@ from typing import Any, cast
 
 import yaml
 
+# What AWS's pseudo parameters resolve to here. The stack is called "orch", so the state
+# machines keep the default "orch-" prefix (template.yaml sets STATE_MACHINE_PREFIX from it).
+PSEUDO_PARAMETERS = {
+    "AWS::StackName": "orch",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
     pass
@@ -84,6 +94,8 @@ class Template:
                     return names[arg]
                 if arg in self.parameters:
                     return self.parameters[arg]
+                if arg in PSEUDO_PARAMETERS:
+                    return PSEUDO_PARAMETERS[arg]
                 raise KeyError(f"cannot resolve Ref {arg} locally")
             if key == "Fn::GetAtt":
                 return names[f"{arg[0]}.{arg[1]}"]

@@ -38,7 +38,14 @@ BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"
 # Everything else (the other built-ins and custom types) runs inside the task runner: one
 # state per task.
 NATIVE_TYPES = frozenset({"wait", "lambda"})
-STATE_MACHINE_PREFIX = "orch-"
+# State machine names: a prefix (the stack's, so IAM can grant each stack its own machines;
+# orchestration_core.config) and a 40-character hash of the definition. Step Functions allows
+# 80 characters, so a prefix has at most 40; this is the prefix where none is configured (the
+# embedded runtime, tests).
+DEFAULT_STATE_MACHINE_PREFIX = "orch-"
+STATE_MACHINE_HASH_LENGTH = 40
+MAX_STATE_MACHINE_NAME = 80
+MAX_STATE_MACHINE_PREFIX = MAX_STATE_MACHINE_NAME - STATE_MACHINE_HASH_LENGTH
 
 # The task runner's own transient failures (its store throttled or unavailable).
 TRANSIENT_ERROR = "Orchestration.Transient"
@@ -358,7 +365,13 @@ def compile_definition(
     return definition
 
 
-def state_machine_name(definition: Mapping[str, Any]) -> str:
-    """Content-addressed: an unchanged definition reuses its state machine, a change makes a new one."""
+def state_machine_name(definition: Mapping[str, Any], prefix: str = DEFAULT_STATE_MACHINE_PREFIX) -> str:
+    """Content-addressed: an unchanged definition reuses its state machine, a change makes a new one.
+
+    ``prefix`` + exactly 40 hex characters, so IAM can match one stack's machines with
+    ``<prefix>`` and 40 ``?`` (a longer prefix of another stack never matches).
+    """
+    if not 0 < len(prefix) <= MAX_STATE_MACHINE_PREFIX:
+        raise ValueError(f"a state machine name prefix has 1 to {MAX_STATE_MACHINE_PREFIX} characters")
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-    return STATE_MACHINE_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    return prefix + hashlib.sha256(canonical.encode()).hexdigest()[:STATE_MACHINE_HASH_LENGTH]

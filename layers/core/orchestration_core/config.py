@@ -5,8 +5,20 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestration_core.compiler import (
+    DEFAULT_STATE_MACHINE_PREFIX,
+    MAX_STATE_MACHINE_NAME,
+    MAX_STATE_MACHINE_PREFIX,
+    STATE_MACHINE_HASH_LENGTH,
+)
+
+# Characters a state machine name may use and CloudWatch logging accepts (Step Functions
+# refuses whitespace, brackets, wildcards and most punctuation; stack names are [A-Za-z0-9-]).
+_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class Settings(BaseModel):
@@ -21,6 +33,38 @@ class Settings(BaseModel):
     task_runner_arn: str = ""
     state_machine_role_arn: str = ""
     task_types: dict[str, str] = Field(default_factory=dict)
+    # State machines are named <prefix><40-character hash>. template.yaml sets the stack name
+    # and a hyphen, and grants each function only machines with that prefix, so two stacks in
+    # one account never touch each other's machines.
+    state_machine_prefix: str = DEFAULT_STATE_MACHINE_PREFIX
+    # Step Functions logging of the machines: a log group ARN ending in ":*" and a level
+    # (ALL, ERROR, FATAL or OFF). No group: no logging.
+    state_machine_log_group_arn: str = ""
+    state_machine_log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "OFF"
+
+    @field_validator("state_machine_prefix")
+    @classmethod
+    def _prefix_fits(cls, value: str) -> str:
+        if not value or len(value) > MAX_STATE_MACHINE_PREFIX:
+            raise ValueError(
+                f"STATE_MACHINE_PREFIX {value!r} has {len(value)} characters; state machine names are the "
+                f"prefix and a {STATE_MACHINE_HASH_LENGTH}-character hash, and Step Functions allows "
+                f"{MAX_STATE_MACHINE_NAME}: use 1 to {MAX_STATE_MACHINE_PREFIX} (a stack name of at most "
+                f"{MAX_STATE_MACHINE_PREFIX - 1} characters)"
+            )
+        if not set(value) <= _NAME_CHARACTERS:
+            raise ValueError(f"STATE_MACHINE_PREFIX {value!r} may hold only letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("state_machine_log_group_arn")
+    @classmethod
+    def _log_group_arn(cls, value: str) -> str:
+        if value and not (value.startswith("arn:") and ":log-group:" in value and value.endswith(":*")):
+            raise ValueError(
+                f"STATE_MACHINE_LOG_GROUP_ARN {value!r} is not a log group ARN ending in ':*' "
+                "(what Step Functions' logging configuration takes)"
+            )
+        return value
 
 
 @lru_cache(maxsize=1)
@@ -31,4 +75,7 @@ def get_settings() -> Settings:
         state_machine_role_arn=os.environ.get("STATE_MACHINE_ROLE_ARN", ""),
         task_types=json.loads(os.environ.get("TASK_TYPES") or "{}"),
         aws_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        state_machine_prefix=os.environ.get("STATE_MACHINE_PREFIX") or DEFAULT_STATE_MACHINE_PREFIX,
+        state_machine_log_group_arn=os.environ.get("STATE_MACHINE_LOG_GROUP_ARN", ""),
+        state_machine_log_level=os.environ.get("STATE_MACHINE_LOG_LEVEL") or "OFF",
     )

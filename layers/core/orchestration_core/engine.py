@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from orchestration_core.compiler import state_machine_name
+from orchestration_core.compiler import DEFAULT_STATE_MACHINE_PREFIX, state_machine_name
 from orchestration_core.errors import Throttled, Unavailable, Unprocessable
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -19,13 +19,22 @@ class ExecutionMissing(Exception):
 
 
 class MachineMissing(Exception):
-    """The state machine was deleted (e.g. an operator cleaned up old ``orch-*`` machines)."""
+    """The state machine was deleted (e.g. an operator cleaned up the stack's old machines)."""
 
 
 class Engine:
-    def __init__(self, sfn: Any, role_arn: str) -> None:
+    def __init__(
+        self,
+        sfn: Any,
+        role_arn: str,
+        prefix: str = DEFAULT_STATE_MACHINE_PREFIX,
+        log_group_arn: str = "",
+        log_level: str = "OFF",
+    ) -> None:
         self.sfn = sfn
         self.role_arn = role_arn
+        self.prefix = prefix
+        self.logging = _logging_configuration(log_group_arn, log_level)
         self._known: dict[str, str] = {}  # state machine name -> ARN (per process)
         self._lock = threading.Lock()
 
@@ -35,19 +44,23 @@ class Engine:
         Names are content hashes, so an unchanged definition always maps to the same machine
         and no execution ever changes a machine another execution is running on.
         """
-        name = state_machine_name(definition)
+        name = state_machine_name(definition, self.prefix)
         if name in self._known:
             return self._known[name]
+        options: dict[str, Any] = {"roleArn": self.role_arn}
+        if self.logging is not None:
+            options["loggingConfiguration"] = self.logging
         try:
             arn: str = self.sfn.create_state_machine(
-                name=name, definition=json.dumps(definition), roleArn=self.role_arn, type="STANDARD"
+                name=name, definition=json.dumps(definition), type="STANDARD", **options
             )["stateMachineArn"]
         except ClientError as err:
             if err.response["Error"]["Code"] != "StateMachineAlreadyExists":
                 raise _problem(err) from err
-            # Same name, same definition: only the role can differ (e.g. a redeployed stack).
+            # Same name, same definition: only the role and the logging can differ (e.g. a
+            # redeployed stack with another log level).
             arn = self._arn_for(name)
-            self.sfn.update_state_machine(stateMachineArn=arn, roleArn=self.role_arn)
+            self.sfn.update_state_machine(stateMachineArn=arn, **options)
         with self._lock:
             self._known[name] = arn
         return arn
@@ -114,6 +127,21 @@ class Engine:
         except ClientError as err:
             if err.response["Error"]["Code"] not in {"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"}:
                 raise
+
+
+def _logging_configuration(log_group_arn: str, level: str) -> dict[str, Any] | None:
+    """Step Functions' loggingConfiguration: the level into the group (execution data left
+    out: task parameters and results may be sensitive, and they are in the table anyway).
+    No group: the machines get none (AWS's default, no logging)."""
+    if not log_group_arn:
+        return None
+    if level == "OFF":
+        return {"level": "OFF"}
+    return {
+        "level": level,
+        "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+    }
 
 
 def _problem(err: ClientError) -> Exception:

@@ -27,7 +27,14 @@ def table() -> Table:
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    return Engine(client("stepfunctions"), get_settings().state_machine_role_arn)
+    settings = get_settings()
+    return Engine(
+        client("stepfunctions"),
+        settings.state_machine_role_arn,
+        prefix=settings.state_machine_prefix,
+        log_group_arn=settings.state_machine_log_group_arn,
+        log_level=settings.state_machine_log_level,
+    )
 
 
 def execution_services() -> Services:
@@ -49,13 +56,25 @@ def runner() -> Runner:
     return Runner(ExecutionStore(table()), engine(), task_lambda_client())
 
 
+# How long the task runner waits for a custom task's function: its 900 s Timeout (template.yaml)
+# less 5 s to connect and 15 s to record the outcome (tests/unit/test_stack_isolation.py).
+TASK_INVOKE_CONNECT_TIMEOUT = 5
+TASK_INVOKE_READ_TIMEOUT = 880
+
+
 @lru_cache(maxsize=1)
 def task_lambda_client() -> Any:
-    """For custom task types: waits as long as a Lambda may run (15 minutes), no retries."""
+    """For custom task types: no retries, and a wait that gives up before the task runner's own
+    Timeout (900 s in template.yaml), so the runner reports the timeout as the task's error
+    instead of being killed mid-call."""
     return boto3.client(
         "lambda",
         region_name=get_settings().aws_region,
-        config=Config(read_timeout=905, connect_timeout=5, retries={"mode": "standard", "max_attempts": 1}),
+        config=Config(
+            read_timeout=TASK_INVOKE_READ_TIMEOUT,
+            connect_timeout=TASK_INVOKE_CONNECT_TIMEOUT,
+            retries={"mode": "standard", "max_attempts": 1},
+        ),
     )
 
 
