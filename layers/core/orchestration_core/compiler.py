@@ -14,9 +14,14 @@ whose dependencies are complete never waits for unrelated tasks.
   releases the moment its last dependency completes. Still exact: the only added wait is the
   token round trip (milliseconds; bench/engine.py measures it).
 
-Every task state passes only ``{executionId, tenantId}`` along: parameters, inputs and results
-live in DynamoDB and the task runner reads them, so Step Functions' 256 KiB payload limit
-applies to no workflow's data except what a native Lambda task returns.
+The state carries ``{executionId, tenantId, execution}``: ``execution`` is what the start step
+returns (workflow id, scheduled slot, and the parameters when they are small), and each task's
+runner state carries the task's own definition (``spec``: type, dependencies, config) while the
+definition stays within a budget. So the task runner reads neither the execution record nor the
+task list per task: it reads only its dependencies' results, from DynamoDB (results never pass
+through the state, so Step Functions' 256 KiB payload limit applies to no workflow's data except
+what a native Lambda task returns). What the state does not carry the runner reads from the
+record, in the same request as the dependencies' results.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -62,6 +67,12 @@ LAMBDA_SERVICE_RETRY: dict[str, Any] = {
 }
 # Step Functions refuses definitions over 1 MiB (checked before creating a machine).
 MAX_DEFINITION_BYTES = 1024 * 1024
+# Task definitions (``spec``) go into the runner states while the definition stays under this
+# size and the specs add at most SPEC_BUDGET_BYTES; a task whose spec is left out has the
+# runner read the execution record (one more item in the read it makes anyway, or one more
+# request for a task whose dependencies are not in the state either).
+SPEC_BUDGET_BYTES = 256 * 1024
+SPEC_DEFINITION_CEILING = 3 * MAX_DEFINITION_BYTES // 4
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
@@ -169,16 +180,21 @@ class _Emitter:
     counter: int = 0
     gates: dict[int, set[int]] = field(default_factory=dict)  # task -> dependencies it waits on
     notify: dict[int, list[str]] = field(default_factory=dict)  # task -> gated tasks to release
+    # The runner payloads that get the task's spec when it fits (task index, Parameters).
+    specs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     def runner_call(self, action: str, task: TaskDef | None, **extra: Any) -> dict[str, Any]:
         """A Task state calling the task runner. The function-ARN form keeps it small (the
-        payload is the Parameters; the output is what the runner returns: the ids, so the
-        state stays ``{executionId, tenantId}``)."""
+        payload is the Parameters). ``run`` states discard what the runner returns
+        (``ResultPath: null``); ``prepare`` and ``complete`` return the state
+        (``{executionId, tenantId, execution}``, plus what the native step needs)."""
         payload: dict[str, Any] = {
             "action": action,
             "executionId.$": "$.executionId",
             "tenantId.$": "$.tenantId",
         }
+        if action != "await":
+            payload["execution.$"] = "$.execution"
         if task is not None:
             payload["task"] = task.name
         payload.update(extra)
@@ -227,7 +243,7 @@ class _Emitter:
         notify = {"notify": self.notify[i]} if self.notify.get(i) else {}
         chain: list[str] = []
         if i in self.gates:
-            gate = self.runner_call("await", task, **{"token.$": "$$.Task.Token"})
+            gate = self.runner_call("await", task, **{"token.$": "$$.Task.Token", "gate": len(self.gates[i])})
             gate["Resource"] = LAMBDA_INVOKE + ".waitForTaskToken"
             gate["Parameters"] = {"FunctionName": self.runner, "Payload": gate["Parameters"]}
             gate["ResultPath"] = None
@@ -236,13 +252,16 @@ class _Emitter:
         if task.type not in NATIVE_TYPES:
             custom = {"function": self.functions[task.type]} if task.type not in BUILTIN_TYPES else {}
             run = self.runner_call("run", task, **{"attempt.$": "$$.State.RetryCount"}, **custom, **notify)
+            run["ResultPath"] = None
             self.user_options(run, task, i)
             run["Catch"] = catch
+            self.specs.append((i, run["Parameters"]))
             states[task.name] = run
             chain.append(task.name)
         else:
             prepare = self.runner_call("prepare", task)
             prepare["Catch"] = catch
+            self.specs.append((i, prepare["Parameters"]))
             states[task.name] = prepare
             chain.append(task.name)
             # A later launch (redrive, resume) goes round the native step of a task that an
@@ -255,7 +274,13 @@ class _Emitter:
             if task.type == "wait":
                 states[f"wait#{i}"] = {"Type": "Wait", "Seconds": int(task.config["seconds"])}
                 chain.append(f"wait#{i}")
-                done = self.runner_call("complete", task, **notify)
+                done = self.runner_call(
+                    "complete",
+                    task,
+                    spec={"type": task.type},
+                    result={"waitedSeconds": task.config.get("seconds")},
+                    **notify,
+                )
             else:
                 function = task.config["functionName"]
                 invoke: dict[str, Any] = {
@@ -273,6 +298,7 @@ class _Emitter:
                 done = self.runner_call(
                     "complete",
                     task,
+                    spec={"type": task.type},
                     **{"result.$": "$.output.result", "retries.$": "$.output.retries"},
                     **notify,
                 )
@@ -362,7 +388,46 @@ def compile_definition(
     _collect_gates(tree, tasks, emitter)
     graph = emitter.branch(tree)
     definition: dict[str, Any] = _fill(json.loads(_skeleton()), graph, runner_arn)
+    _add_specs(definition, tasks, emitter.specs)
     return definition
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _plain(value: Any) -> bool:
+    """No key ends with ``.$`` at any depth: Step Functions would read such a key as a path."""
+    if isinstance(value, dict):
+        return all(not k.endswith(".$") and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return True
+
+
+def _add_specs(
+    definition: dict[str, Any], tasks: Sequence[TaskDef], specs: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Give each task's runner state its ``spec`` (``type``, ``dependsOn``, ``config``), in task
+    order while the budget lasts: first every type, then dependencies, then configs. What a
+    spec leaves out (or a missing spec) the runner reads from the execution record."""
+    budget = min(SPEC_BUDGET_BYTES, SPEC_DEFINITION_CEILING - len(_compact(definition)))
+    chosen: dict[int, dict[str, Any]] = {i: {} for i, _ in specs}
+    fields: list[tuple[str, Callable[[TaskDef], Any]]] = [
+        ("type", lambda t: t.type),
+        ("dependsOn", lambda t: list(t.depends_on)),
+        ("config", lambda t: t.config),
+    ]
+    for key, value_of in fields:
+        for i, _ in specs:
+            value = value_of(tasks[i])
+            cost = len(_compact(value)) + len(f',"{key}":') + (0 if chosen[i] else len('"spec":{}'))
+            if cost <= budget and _plain(value):
+                chosen[i][key] = value
+                budget -= cost
+    for i, parameters in specs:
+        if chosen[i]:
+            parameters["spec"] = chosen[i]
 
 
 def state_machine_name(definition: Mapping[str, Any], prefix: str = DEFAULT_STATE_MACHINE_PREFIX) -> str:

@@ -82,6 +82,10 @@ class TaskRun:
     # Attempts made by earlier launches of the execution (before a redrive or a resume): a
     # launch's attempts count on from here.
     prior_attempts: int = 0
+    # A gated task (non-series-parallel graphs): how many of its dependencies hold its gate,
+    # and which of them have reported completed. Its parked token is released once all have.
+    gate: int = 0
+    gate_done: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

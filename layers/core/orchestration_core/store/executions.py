@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from orchestration_core.domain import Execution, ExecutionStatus, Page, TaskDef, TaskRun, TaskStatus
 from orchestration_core.pagination import Cursor
 from orchestration_core.store.table import ConditionFailed, Table, deserialize, index_attributes, serialize
@@ -130,6 +132,8 @@ def run_from_item(item: dict[str, Any]) -> TaskRun:
         error=json.loads(item["error"]) if item.get("error") else None,
         wait_token=item.get("waitToken"),
         prior_attempts=int(item.get("priorAttempts", 0)),
+        gate=int(item.get("gate", 0)),
+        gate_done=frozenset(item.get("gateDone") or ()),
     )
 
 
@@ -370,8 +374,18 @@ class ExecutionStore:
 
     # -- task runs -------------------------------------------------------------------------------
     def runs(self, tenant_id: str, execution_id: str, names: list[str]) -> dict[str, TaskRun]:
+        return self.read(tenant_id, execution_id, names, with_record=False)[1]
+
+    def read(
+        self, tenant_id: str, execution_id: str, names: list[str], with_record: bool
+    ) -> tuple[Execution | None, dict[str, TaskRun]]:
+        """Task runs by name and, ``with_record``, the execution record (without its runs):
+        one BatchGetItem (consistent) per 100 items."""
         keys = [{"PK": pk(tenant_id, execution_id), "SK": f"TASK#{n}"} for n in names]
+        if with_record:
+            keys.append({"PK": pk(tenant_id, execution_id), "SK": "EX"})
         found: dict[str, TaskRun] = {}
+        record: Execution | None = None
         for start in range(0, len(keys), 100):
             request: dict[str, Any] = {
                 self.table.name: {
@@ -382,10 +396,14 @@ class ExecutionStore:
             while request:
                 resp = self.table._call(self.table.client.batch_get_item, RequestItems=request)
                 for raw in resp.get("Responses", {}).get(self.table.name, []):
-                    run = run_from_item(deserialize(raw))
-                    found[run.name] = run
+                    item = deserialize(raw)
+                    if item["SK"] == "EX":
+                        record = from_item(item)
+                    else:
+                        run = run_from_item(item)
+                        found[run.name] = run
                 request = resp.get("UnprocessedKeys") or {}
-        return found
+        return record, found
 
     def update_run(
         self,
@@ -404,6 +422,37 @@ class ExecutionStore:
         ``attempts`` is this launch's count: the item records it on top of the attempts of
         earlier launches (``priorAttempts``, kept by a redrive or a resume).
         """
+        ok, _ = self.write_run(
+            tenant_id,
+            execution_id,
+            name,
+            sets,
+            condition,
+            condition_values,
+            if_not_exists=if_not_exists,
+            remove=remove,
+            attempts=attempts,
+            returning="NONE",
+        )
+        return ok
+
+    def write_run(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        name: str,
+        sets: dict[str, Any],
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+        if_not_exists: dict[str, Any] | None = None,
+        remove: list[str] | None = None,
+        attempts: int | None = None,
+        add: dict[str, Any] | None = None,
+        returning: str = "ALL_NEW",
+    ) -> tuple[bool, TaskRun | None]:
+        """``update_run`` in one UpdateItem that also answers what the item holds: (True, the
+        item as written; None with ``returning="NONE"``) or, when ``condition`` does not hold,
+        (False, the item as it is; None if there is none). ``add`` adds to sets or numbers."""
         names = {"#name": "name"}
         values: dict[str, Any] = {":name": name, **(condition_values or {})}
         parts = ["#name = :name"]
@@ -424,19 +473,33 @@ class ExecutionStore:
             for n, attr in enumerate(remove):
                 names[f"#r{n}"] = attr
             expression += " REMOVE " + ", ".join(f"#r{n}" for n in range(len(remove)))
-        if condition:
+        if add:
+            for n, (attr, value) in enumerate(add.items()):
+                names[f"#d{n}"] = attr
+                values[f":d{n}"] = value
+            expression += " ADD " + ", ".join(f"#d{n} :d{n}" for n in range(len(add)))
+        if condition and "#status" in condition:
             names["#status"] = "status"
+        request: dict[str, Any] = {
+            "TableName": self.table.name,
+            "Key": serialize({"PK": pk(tenant_id, execution_id), "SK": f"TASK#{name}"}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+            "ReturnValues": returning,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            self.table.transact(
-                [
-                    self.table.update_op(
-                        pk(tenant_id, execution_id), f"TASK#{name}", expression, values, names, condition
-                    )
-                ]
-            )
-            return True
-        except ConditionFailed:
-            return False
+            resp = self.table._call(self.table.client.update_item, **request)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old: Any = err.response.get("Item")
+            return False, run_from_item(deserialize(old)) if old else None
+        new = resp.get("Attributes")
+        return True, run_from_item(deserialize(new)) if new else None
 
     def _collection(self, partition_key: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
