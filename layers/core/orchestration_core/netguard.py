@@ -287,7 +287,8 @@ def _split(url: str) -> tuple[str, str, int, str]:
     host = parts.hostname
     if not host:
         raise ValueError(f"{url} has no host")
-    port = parts.port or (443 if scheme == "https" else 80)  # .port raises ValueError if malformed
+    port = parts.port  # raises ValueError when malformed or out of range
+    port = (443 if scheme == "https" else 80) if port is None else port
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, host, port, target
 
