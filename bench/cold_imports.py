@@ -1,23 +1,31 @@
-"""Cold import time of every Lambda handler in template.yaml, against ``import boto3``.
+"""Cold start of every Lambda handler in template.yaml, as built, against ``import boto3``.
 
-For each function (read with ``orchestration_local.template.load_template``), a fresh
-interpreter puts the function's CodeUri first on ``sys.path`` and imports its handler module
-by name, as Lambda's Python runtime does, then reads the handler attribute. The time of that
-import is taken inside the child (interpreter start-up excluded); the child's whole wall time
-is recorded too. Each is repeated (5 times, 3 with ``--quick``)
-after one untimed run that leaves bytecode caches warm, and the median is reported, next to
-``import boto3`` measured the same way: the ratio says how many boto3-imports a cold start
-of that function costs before its handler runs.
+The environment is the one a Lambda function runs in, nothing more (scripts/lambda_env.py):
+the function's CodeUri, then the layer as ``layers/core/Makefile`` builds it for the
+functions' Python (3.12 when found, else this interpreter), then a separate "runtime" venv
+holding only boto3 (as Lambda's runtime provides it) and the standard library. The child runs
+with ``-I -B``: no working directory, no PYTHON* variables, no user site-packages, and no
+bytecode written, so only the bytecode the layer ships is used (Lambda's code is read-only).
 
-The child's environment is this one without AWS_* / POWERTOOLS_* variables, plus
-TABLE_NAME=x, AWS_DEFAULT_REGION=us-east-1, POWERTOOLS_TRACE_DISABLED=true.
+For each function a fresh interpreter imports its handler module by name, as Lambda's Python
+runtime does, then reads the handler attribute. The import is timed inside the child
+(interpreter start-up excluded); the child's whole wall time is recorded too. Each is repeated
+(5 times, 3 with ``--quick``) after one untimed run that warms the disk cache, and the median is
+reported, next to ``import boto3`` measured the same way in the same runtime: the ratio says
+how many boto3-imports a cold start of that function costs before its handler runs.
+
+The child's environment: TABLE_NAME=x, AWS_DEFAULT_REGION=us-east-1,
+POWERTOOLS_TRACE_DISABLED=true, LAMBDA_TASK_ROOT=<the function's directory>. The slowest function
+is measured once more with tracing on (POWERTOOLS_TRACE_DISABLED unset: Powertools' Tracer and
+the X-Ray SDK load at import, what a deployed function with tracing on pays).
 
 Then ``-X importtime`` for one function (the slowest, or ``--function``): the 10 largest
 cumulative import costs and the own import time summed by top-level package.
 
-    python -m bench.cold_imports [--quick] [--function WorkflowsGetFunction]
+    python -m bench.cold_imports [--quick] [--function WorkflowsGetFunction] [--layer DIR]
 
-Prints tables and writes bench/results/cold_imports.json.
+Prints tables, ends with the ratio of the slowest function to ``import boto3``, and writes
+bench/results/cold_imports.json.
 """
 
 from __future__ import annotations
@@ -33,54 +41,60 @@ from pathlib import Path
 from typing import Any
 
 from bench._util import REPO, environment, table, write_results
+from scripts import lambda_env
 
-# The child prints the import time in ms; {setup} and {target} are filled per measurement.
+# The child prints the import time in ms; {target} is filled per measurement.
 CHILD = """\
-import sys, time
-{setup}
-t0 = time.perf_counter()
+import time
+t0, c0 = time.perf_counter(), time.process_time()
 {target}
-print((time.perf_counter() - t0) * 1000)
+print((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000)
 """
 
 
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update({"TABLE_NAME": "x", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"})
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+def child_env(code_uri: Path | None = None, traced: bool = False) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}}
+    env.update({"TABLE_NAME": "x", "AWS_DEFAULT_REGION": "us-east-1"})
+    if code_uri is not None:
+        env["LAMBDA_TASK_ROOT"] = str(code_uri)
+    if not traced:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
     return env
 
 
-def handler_code(code_uri: Path, handler: str) -> tuple[str, str]:
+def handler_target(handler: str) -> str:
     module, func = handler.rsplit(".", 1)
-    setup = f"sys.path.insert(0, {str(code_uri)!r})"
     # __import__ rather than importlib.import_module (what Lambda calls; same work): only imports
     # through the C entry point show up in -X importtime.
-    target = f"__import__({module!r}); getattr(sys.modules[{module!r}], {func!r})"
-    return setup, target
+    return f"import sys; __import__({module!r}); getattr(sys.modules[{module!r}], {func!r})"
 
 
-def run_child(setup: str, target: str, env: dict[str, str], extra: list[str] | None = None) -> dict[str, Any]:
+class Child:
+    """How to start one measured interpreter: the runtime's python and the code's directories."""
+
+    def __init__(self, python: Path, code_dirs: list[Path], env: dict[str, str]) -> None:
+        self.python = python
+        self.code_dirs = code_dirs
+        self.env = env
+
+
+def run_child(child: Child, target: str, extra: list[str] | None = None) -> dict[str, Any]:
+    argv = lambda_env.child_command(child.python, child.code_dirs, CHILD.format(target=target))
+    argv[1:1] = extra or []
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, *(extra or []), "-c", CHILD.format(setup=setup, target=target)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = subprocess.run(argv, env=child.env, cwd="/", capture_output=True, text=True, timeout=120)
     wall = (time.perf_counter() - started) * 1000
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1], "stderr": proc.stderr}
-    return {"import_ms": float(proc.stdout.strip().splitlines()[-1]), "wall_ms": wall, "stderr": proc.stderr}
+    import_ms, cpu_ms = (float(x) for x in proc.stdout.strip().splitlines()[-1].split())
+    return {"import_ms": import_ms, "cpu_ms": cpu_ms, "wall_ms": wall, "stderr": proc.stderr}
 
 
-def measure(setup: str, target: str, env: dict[str, str], repeat: int) -> dict[str, Any]:
-    first = run_child(setup, target, env)  # warms bytecode caches; not counted
+def measure(child: Child, target: str, repeat: int) -> dict[str, Any]:
+    first = run_child(child, target)  # warms the disk cache; not counted
     if "error" in first:
         return {"error": first["error"]}
-    runs = [run_child(setup, target, env) for _ in range(repeat)]
+    runs = [run_child(child, target) for _ in range(repeat)]
     failed = [r for r in runs if "error" in r]
     if failed:
         return {"error": failed[0]["error"]}
@@ -88,6 +102,7 @@ def measure(setup: str, target: str, env: dict[str, str], repeat: int) -> dict[s
     walls = [r["wall_ms"] for r in runs]
     return {
         "import_ms_median": statistics.median(imports),
+        "cpu_ms_median": statistics.median(r["cpu_ms"] for r in runs),
         "import_ms_min": min(imports),
         "import_ms_max": max(imports),
         "wall_ms_median": statistics.median(walls),
@@ -95,9 +110,9 @@ def measure(setup: str, target: str, env: dict[str, str], repeat: int) -> dict[s
     }
 
 
-def importtime(setup: str, target: str, env: dict[str, str]) -> list[dict[str, Any]]:
+def importtime(child: Child, target: str) -> list[dict[str, Any]]:
     """Rows of ``-X importtime``: name, depth, self_us, cumulative_us (first import of each module)."""
-    result = run_child(setup, target, env, ["-X", "importtime"])
+    result = run_child(child, target, ["-X", "importtime"])
     if "error" in result:
         raise RuntimeError(result["error"])
     rows = []
@@ -122,36 +137,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--function", help="logical id for the -X importtime breakdown (default: the slowest)"
     )
+    parser.add_argument(
+        "--layer", type=Path, help="a built layer's root (holding python/) instead of building one"
+    )
+    parser.add_argument(
+        "--python", type=Path, help="the functions' interpreter (default: Python 3.12, else this one)"
+    )
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 5)
 
     from orchestration_local.template import load_template
 
     started = time.perf_counter()
+    python = args.python or lambda_env.find_python()
+    if python is None:
+        python = Path(sys.executable)
+        print(f"Python {lambda_env.LAMBDA_PYTHON_VERSION} not found: measuring with {python}", flush=True)
+    runtime = lambda_env.runtime_venv(python)
+    layer = args.layer or lambda_env.build_layer(python)
+    layer_dir = layer / "python"
+    print(f"runtime: {runtime} (Python {lambda_env.python_version(runtime)}, boto3 only)", flush=True)
+    print(f"layer:   {layer_dir}", flush=True)
     template = load_template(REPO / "template.yaml")
-    env = child_env()
 
+    bare = Child(runtime, [], child_env())
     baselines = {
-        "python -c pass": measure("", "pass", env, repeat),
-        "import boto3": measure("", "import boto3", env, repeat),
+        "python -c pass": measure(bare, "pass", repeat),
+        "import boto3": measure(bare, "import boto3", repeat),
     }
     boto3_ms = baselines["import boto3"]["import_ms_median"]
+    boto3_cpu = baselines["import boto3"]["cpu_ms_median"]
     print(
-        f"baseline: import boto3 {boto3_ms:.1f} ms (median of {repeat}, in a fresh interpreter)", flush=True
+        f"baseline: import boto3 {boto3_ms:.1f} ms, CPU {boto3_cpu:.1f} ms "
+        f"(median of {repeat}, in a fresh interpreter)",
+        flush=True,
     )
+
+    def child_for(logical_id: str, traced: bool = False) -> Child:
+        spec = template.functions[logical_id]
+        return Child(runtime, [spec.code_uri, layer_dir], child_env(spec.code_uri, traced))
 
     functions: dict[str, dict[str, Any]] = {}
     for logical_id, spec in sorted(template.functions.items()):
-        setup, target = handler_code(spec.code_uri, spec.handler)
-        res = measure(setup, target, env, repeat)
+        res = measure(child_for(logical_id), handler_target(spec.handler), repeat)
         res["code_uri"] = (
             str(spec.code_uri.relative_to(REPO)) if spec.code_uri.is_relative_to(REPO) else str(spec.code_uri)
         )
         res["handler"] = spec.handler
         if "error" not in res:
             res["ratio_to_boto3"] = res["import_ms_median"] / boto3_ms
+            res["cpu_ratio_to_boto3"] = res["cpu_ms_median"] / boto3_cpu
             print(
-                f"  {logical_id:<34} {res['import_ms_median']:7.1f} ms  x{res['ratio_to_boto3']:.2f}",
+                f"  {logical_id:<34} {res['import_ms_median']:7.1f} ms  x{res['ratio_to_boto3']:.2f}"
+                f"   CPU {res['cpu_ms_median']:7.1f} ms  x{res['cpu_ratio_to_boto3']:.2f}",
                 flush=True,
             )
         else:
@@ -159,11 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         functions[logical_id] = res
 
     ok = {k: v for k, v in functions.items() if "error" not in v}
-    chosen = args.function or (max(ok, key=lambda k: ok[k]["import_ms_median"]) if ok else None)
+    slowest = max(ok, key=lambda k: ok[k]["import_ms_median"]) if ok else None
+    chosen = args.function or slowest
     breakdown: list[dict[str, Any]] = []
+    traced: dict[str, Any] = {}
     if chosen:
         spec = template.functions[chosen]
-        breakdown = importtime(*handler_code(spec.code_uri, spec.handler), env)
+        breakdown = importtime(child_for(chosen), handler_target(spec.handler))
+        traced = measure(child_for(chosen, traced=True), handler_target(spec.handler), repeat)
     elapsed = time.perf_counter() - started
 
     print()
@@ -176,16 +217,16 @@ def main(argv: list[str] | None = None) -> int:
             b["import_ms_max"],
             b["wall_ms_median"],
             b["import_ms_median"] / boto3_ms,
+            b["cpu_ms_median"],
+            b["cpu_ms_median"] / boto3_cpu,
         ]
         for name, b in baselines.items()
     ]
     rows[0][1:4] = [float("nan")] * 3  # nothing imported: only the process wall time means something
-    rows[0][5] = float("nan")
+    rows[0][5] = rows[0][6] = rows[0][7] = float("nan")
     for logical_id, r in sorted(functions.items(), key=lambda kv: -kv[1].get("import_ms_median", 1e9)):
         if "error" in r:
-            rows.append(
-                [logical_id, float("nan"), float("nan"), float("nan"), float("nan"), f"ERROR {r['error']}"]
-            )
+            rows.append([logical_id, *[float("nan")] * 6, f"ERROR {r['error']}"])
         else:
             rows.append(
                 [
@@ -195,9 +236,12 @@ def main(argv: list[str] | None = None) -> int:
                     r["import_ms_max"],
                     r["wall_ms_median"],
                     r["ratio_to_boto3"],
+                    r["cpu_ms_median"],
+                    r["cpu_ratio_to_boto3"],
                 ]
             )
-    print(table(["function", "import ms", "min", "max", "process wall ms", "x boto3"], rows))
+    headers = ["function", "import ms", "min", "max", "process wall ms", "x boto3", "CPU ms", "CPU x boto3"]
+    print(table(headers, rows))
 
     by_package: dict[str, int] = defaultdict(int)
     for row in breakdown:
@@ -226,15 +270,29 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+    traced_ms = traced.get("import_ms_median")
+    if chosen and traced_ms is not None:
+        print()
+        print(
+            f"{chosen} with tracing on (X-Ray SDK loaded at import): {traced_ms:.1f} ms, "
+            f"x{traced_ms / boto3_ms:.2f} import boto3 (CPU x{traced['cpu_ms_median'] / boto3_cpu:.2f})"
+        )
+    elif chosen:
+        print(f"\n{chosen} with tracing on: ERROR {traced.get('error')}")
+
     path = write_results(
         "cold_imports",
         {
             "repeat": repeat,
             "environment": environment(),
+            "python": str(python),
+            "runtime_python": str(runtime),
+            "layer": str(layer_dir),
             "elapsed_seconds": round(elapsed, 1),
             "baselines": baselines,
             "functions": functions,
             "importtime_function": chosen,
+            "traced_function": traced,
             "importtime_top_cumulative": sorted(breakdown, key=lambda r: -r["cumulative_us"])[:30],
             "importtime_self_by_package_ms": {
                 k: v / 1000 for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])
@@ -242,6 +300,13 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"\nwritten {path.relative_to(REPO)}")
+    if slowest:
+        worst = ok[slowest]
+        print(
+            f"cold start: slowest handler {slowest} {worst['import_ms_median']:.1f} ms = "
+            f"x{worst['ratio_to_boto3']:.2f} import boto3 ({boto3_ms:.1f} ms); "
+            f"CPU time x{worst['cpu_ratio_to_boto3']:.2f}"
+        )
     return 1 if len(ok) < len(functions) else 0
 
 
