@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orchestration_core import services
+from orchestration_core import compiler, executions, services
 from orchestration_core.runner import Runner
 
 from tests.integration.conftest import Api, run
@@ -113,30 +113,123 @@ def gated(n: int) -> list[dict[str, Any]]:
     return tasks
 
 
-def measure(api: Api, requests: Requests, tasks: list[dict[str, Any]]) -> Counter[str]:
+def measure(api: Api, requests: Requests, tasks: list[dict[str, Any]], **parameters: Any) -> dict[str, Any]:
     requests.reset()
-    ex = run(api, tasks, {"rows": 3})
+    ex = run(api, tasks, {"rows": 3, **parameters})
     assert ex["status"] == "completed", ex
-    return requests.calls
+    return ex
 
 
-def report(shape: str, n: int, calls: Counter[str], requests: Requests) -> str:
-    ddb = sum(requests.dynamodb().values())
-    per_task = (ddb - sum(PER_EXECUTION.values())) / n
-    return f"{shape}: {n} tasks, {dict(sorted(calls.items()))}, {per_task:.2f} DynamoDB requests per task"
+def per_task(requests: Requests, n: int) -> float:
+    return (sum(requests.dynamodb().values()) - sum(PER_EXECUTION.values())) / n
 
 
-def test_chain_request_counts(api: Api, requests: Requests) -> None:
-    calls = measure(api, requests, chain(N))
-    print(report("chain", N, calls, requests))
+def expected(**calls: int) -> Counter[str]:
+    """The runner's calls: the per-execution ones plus ``calls``."""
+    total = Counter(PER_EXECUTION)
+    total.update(calls)
+    return +total
+
+
+# Per task: UpdateItem to mark it running (returns its attempts), BatchGetItem of its
+# dependencies' results (only a task with dependencies), UpdateItem to record its result.
+
+
+def test_a_chain_costs_at_most_three_requests_per_task(api: Api, requests: Requests) -> None:
+    measure(api, requests, chain(N))
+    assert requests.calls == expected(UpdateItem=2 * N, BatchGetItem=N - 1)
     assert requests.invocations == {"start": 1, "run": N, "finish": 1}
+    assert per_task(requests, N) <= 3
 
 
-def test_fork_request_counts(api: Api, requests: Requests) -> None:
-    calls = measure(api, requests, fork(N))
-    print(report("fork", N, calls, requests))
+def test_a_fork_costs_at_most_three_requests_per_task(api: Api, requests: Requests) -> None:
+    measure(api, requests, fork(N))
+    assert requests.calls == expected(UpdateItem=2 * N, BatchGetItem=N - 1)
+    assert requests.invocations == {"start": 1, "run": N, "finish": 1}
+    assert per_task(requests, N) <= 3
 
 
-def test_gated_request_counts(api: Api, requests: Requests) -> None:
-    calls = measure(api, requests, gated(8))
-    print(report("gated", 8, calls, requests))
+def test_a_gated_graph_adds_one_write_per_gate_and_per_gating_edge(api: Api, requests: Requests) -> None:
+    # Two "N" shapes: c and d are gated (an await each, parking the token with the gate's
+    # count), a reports to c and d, b to c (an UpdateItem each that returns the gate). Every
+    # gate is released exactly once.
+    n, shapes = 8, 2
+    measure(api, requests, gated(n))
+    gates, edges = 2 * shapes, 3 * shapes
+    assert requests.calls == expected(
+        UpdateItem=2 * n + gates + edges, BatchGetItem=gates, SendTaskSuccess=gates
+    )
+    assert requests.invocations == {"start": 1, "await": gates, "run": n, "finish": 1}
+    assert per_task(requests, n) <= 3.75
+
+
+def test_large_parameters_are_read_with_the_dependencies(api: Api, requests: Requests) -> None:
+    # Parameters over 8 KiB stay out of the state: each task reads them from the record, in
+    # the read it makes anyway (a root task makes that one read for them).
+    big = "x" * (9 * 1024)
+    ex = measure(api, requests, chain(3), blob=big)
+    assert requests.calls == expected(UpdateItem=2 * 3, BatchGetItem=3)
+    runs = {t["name"]: t for t in ex["tasks"]}
+    assert runs["t0"]["result"]["parameters"] == {"rows": 3, "blob": big}
+    assert runs["t2"]["result"]["inputs"]["t1"]["parameters"]["blob"] == big
+
+
+def test_configs_over_the_definition_budget_are_read_from_the_record(
+    api: Api, requests: Requests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a budget of 10,000 bytes for specs, four of eight 2,000-byte configs fit: those
+    # tasks (roots: nothing to read) read nothing; the other four read the record, once each.
+    monkeypatch.setattr(compiler, "SPEC_BUDGET_BYTES", 10_000)
+    tasks = [{**noop(f"r{i}"), "config": {"payload": "y" * 2_000, "n": i}} for i in range(8)]
+    ex = measure(api, requests, tasks)
+    assert all(
+        t["result"]["config"] == {"payload": "y" * 2_000, "n": int(t["name"][1:])} for t in ex["tasks"]
+    )
+    assert requests.calls == expected(UpdateItem=2 * 8, BatchGetItem=4)
+
+
+def _as_compiled_before(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition as the compiler wrote it before the state carried the execution's
+    context, the tasks' specs and the gates' counts (machines still running after an upgrade)."""
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+            params = state.get("Parameters") or {}
+            params = params.get("Payload", params)
+            if "action" not in params:
+                continue
+            for key in ("execution.$", "spec", "gate"):
+                params.pop(key, None)
+            if params["action"] == "run":
+                state.pop("ResultPath", None)
+            if params["action"] == "complete":
+                params.pop("result", None)
+
+    walk(definition["States"])
+    return definition
+
+
+def test_machines_compiled_before_run_as_they_did(
+    api: Api, requests: Requests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compile_definition = compiler.compile_definition
+    monkeypatch.setattr(
+        executions, "compile_definition", lambda *args: _as_compiled_before(compile_definition(*args))
+    )
+    tasks = [
+        noop("a"),
+        {"name": "b", "type": "wait", "config": {"seconds": 0}},
+        {"name": "c", "type": "transform", "config": {"expression": "inputs"}, "dependsOn": ["a", "b"]},
+        noop("d", "a"),
+    ]
+    ex = measure(api, requests, tasks)
+    runs = {t["name"]: t for t in ex["tasks"]}
+    assert runs["b"]["result"] == {"waitedSeconds": 0}
+    assert runs["c"]["result"] == {"a": runs["a"]["result"], "b": {"waitedSeconds": 0}}
+    assert runs["d"]["result"]["inputs"] == {"a": runs["a"]["result"]}
+    assert runs["a"]["result"]["parameters"] == {"rows": 3}
+    # Served the old way: each task reads the record; a gate is checked by reading records.
+    assert requests.calls["GetItem"] >= PER_EXECUTION["GetItem"] + len(tasks), requests.calls
+    assert requests.calls["SendTaskSuccess"] >= 2
