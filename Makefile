@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean localstack-up localstack-deploy localstack-test
+.PHONY: dev test lint bench clean verify-build localstack-up localstack-deploy localstack-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# `sam build` (aws-sam-cli pinned, installed in .venv/tools/; Python 3.12 found on PATH, pyenv
+# or uv), then every function run from its built artifact against a moto server through the
+# seed's flow (scripts/verify_build.py). `make test` runs it too (tests/build).
+verify-build: $(STAMP)
+	$(BIN)/python -m scripts.verify_build
 
 # LocalStack (needs Docker): start it, deploy the stack into it, run the opt-in suite.
 localstack-up:
