@@ -18,6 +18,8 @@ import pytest
 from scripts import lambda_env
 
 pytestmark = pytest.mark.build
+# Not a time limit on the build (a few minutes): a bound that only a hang reaches.
+HANG = 1800
 
 
 def test_built_functions_run_the_seed_flow() -> None:
@@ -25,12 +27,16 @@ def test_built_functions_run_the_seed_flow() -> None:
         lambda_env.sam_cli()
     except (OSError, subprocess.CalledProcessError) as err:
         pytest.skip(f"aws-sam-cli {lambda_env.SAM_CLI_VERSION} cannot be installed here: {err}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "scripts.verify_build"],
-        cwd=lambda_env.REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scripts.verify_build"],
+            cwd=lambda_env.REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=HANG,
+        )
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"verify-build still running after {HANG} s (a hung function?)\n{err.stdout!r}")
     print(proc.stdout)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
