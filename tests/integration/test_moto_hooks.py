@@ -306,3 +306,75 @@ def test_runs_of_one_machine_at_once_keep_their_own_data(api: Api) -> None:
         done = wait_for(api, eid)
         assert done["status"] == "completed", done
         assert done["tasks"][1]["result"] == {"key": key}
+
+
+def test_data_plane_answers_are_the_documents_motos_serializer_writes(runtime: Runtime) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    fast = DynamoHandler.serialized
+    own = fast.__wrapped__  # type: ignore[attr-defined]
+    compared: list[str] = []
+
+    def both(self: Any, result: Any) -> Any:
+        status, headers, body = fast(self, result)
+        if fast is not own and self._get_action() in aws._FAST_SERIALIZED:
+            o_status, o_headers, o_body = own(self, result)
+            assert (status, json.loads(body)) == (o_status, json.loads(o_body)), self._get_action()
+            assert headers["Content-Type"] == o_headers["Content-Type"]
+            compared.append(self._get_action())
+        return status, headers, body
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="serializer-probe",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "PK": {"S": "p"},
+        "SK": {"S": "1"},
+        "bin": {"B": b"\x00\xff"},
+        "bins": {"BS": [b"1", b"2"]},
+        "n": {"N": "1.5"},
+        "ns": {"NS": ["1", "2"]},
+        "ss": {"SS": ["a", "b"]},
+        "doc": {"M": {"x": {"L": [{"S": "y"}, {"NULL": True}, {"BOOL": False}, {"N": "-3"}]}}},
+    }
+    key = {"PK": {"S": "p"}, "SK": {"S": "1"}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DynamoHandler, "serialized", both)
+        client.put_item(TableName="serializer-probe", Item=item, ReturnValues="ALL_OLD")
+        client.put_item(TableName="serializer-probe", Item={**item, "SK": {"S": "2"}})
+        assert client.get_item(TableName="serializer-probe", Key=key)["Item"] == item
+        client.get_item(TableName="serializer-probe", Key={"PK": {"S": "none"}, "SK": {"S": "1"}})
+        page = client.query(
+            TableName="serializer-probe",
+            KeyConditionExpression="PK = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            Limit=1,
+        )
+        assert page["Items"] == [item] and page["LastEvaluatedKey"] == key
+        client.scan(TableName="serializer-probe", ProjectionExpression="PK, bin")
+        client.update_item(
+            TableName="serializer-probe",
+            Key=key,
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "2"}},
+            ReturnValues="ALL_NEW",
+            ReturnConsumedCapacity="TOTAL",
+        )
+        got = client.batch_get_item(
+            RequestItems={"serializer-probe": {"Keys": [key, {"PK": {"S": "x"}, "SK": {"S": "x"}}]}}
+        )
+        assert got["Responses"]["serializer-probe"][0]["bin"] == {"B": b"\x00\xff"}
+        client.transact_get_items(TransactItems=[{"Get": {"TableName": "serializer-probe", "Key": key}}])
+        client.transact_write_items(
+            TransactItems=[{"Delete": {"TableName": "serializer-probe", "Key": {**key, "SK": {"S": "2"}}}}]
+        )
+        client.batch_write_item(RequestItems={"serializer-probe": [{"PutRequest": {"Item": item}}]})
+        client.delete_item(TableName="serializer-probe", Key=key, ReturnValues="ALL_OLD")
+    assert set(compared) == aws._FAST_SERIALIZED
