@@ -149,10 +149,20 @@ def test_racing_dispatchers_start_each_fire_once(
         schedules.fire_execution_id(s["id"], s["nextRunAt"]) for s in scs
     }
     for s in scs:
-        assert stored(tenant, s["id"]).last_run_at == s["nextRunAt"]
-    # Not merely deduplicated by the execution id: each fire was claimed, and started, once.
-    assert sorted(attempts) == sorted(e["id"] for e in page["executions"])
+        after = stored(tenant, s["id"])
+        assert after.last_run_at == s["nextRunAt"]
+        # Recorded once: of the racing writes that follow the (idempotent) starts, one won.
+        assert [a["outcome"] for a in after.recent_actions] == ["started"]
+    assert set(attempts) == {e["id"] for e in page["executions"]}
     assert sum(r.started for r in reports) == 5
+    # And Step Functions ran each fire once, under its own name (no second launch of any).
+    engine = execution_services().engine
+    record = execution_services().executions.get(tenant, page["executions"][0]["id"], with_runs=False)
+    assert record is not None
+    names = [
+        e["name"] for e in engine.sfn.list_executions(stateMachineArn=record.state_machine_arn)["executions"]
+    ]
+    assert sorted(names) == sorted(e["id"] for e in page["executions"])
 
 
 def test_after_an_outage_an_hourly_schedule_fires_once(api: Api, tenant: str) -> None:
@@ -213,7 +223,7 @@ def _crash_once(monkeypatch: pytest.MonkeyPatch, after_start: bool) -> list[str]
 
 
 @pytest.mark.parametrize("after_start", [False, True], ids=["before-start", "after-start"])
-def test_a_crash_between_claim_and_finish_is_recovered_without_a_double_start(
+def test_a_crash_around_the_start_is_recovered_without_a_double_start(
     api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch, after_start: bool
 ) -> None:
     wid = workflow(api)
@@ -222,29 +232,30 @@ def test_a_crash_between_claim_and_finish_is_recovered_without_a_double_start(
     expected_id = schedules.fire_execution_id(sc["id"], slot)
     calls = _crash_once(monkeypatch, after_start)
     now = at(slot, 2)
+    before = stored(tenant, sc["id"])
 
     with pytest.raises(Crash):
         dispatch(now, workers=1)
-    claimed = stored(tenant, sc["id"])
-    assert claimed.pending_fire is not None and claimed.pending_fire.execution_id == expected_id
-    assert claimed.next_run_at == clock.iso(at(slot, 3600))  # the claim happened
-    assert claimed.last_run_at is None
+    # The run is started before the write that records the fire: the schedule is untouched.
+    untouched = stored(tenant, sc["id"])
+    assert untouched.next_run_at == slot and untouched.pending_fire is None
+    assert untouched.last_run_at is None and untouched.revision == before.revision
     assert runs_of(api, wid)["total"] == (1 if after_start else 0)
 
-    # A retried delivery of the same tick leaves the fresh claim alone...
-    dispatch(now)
-    assert len(calls) == 1
-    # ...and the next tick, after retryAt, finishes the fire with the same execution id.
-    report = dispatch(now + timedelta(minutes=1))
-    assert report.recovered >= 1
+    # A retried delivery of the same tick fires the slot again, with the same execution id:
+    # if the run had started, the start finds it and starts nothing new.
+    report = dispatch(now)
+    assert report.started == 1
     assert calls == [expected_id, expected_id]
     page = runs_of(api, wid)
     assert page["total"] == 1 and page["executions"][0]["id"] == expected_id
     assert wait_for_end(api, expected_id)["status"] == "completed"
     done = stored(tenant, sc["id"])
     assert done.pending_fire is None and done.last_run_at == slot and done.last_execution_id == expected_id
+    assert done.next_run_at == clock.iso(at(slot, 3600))
+    assert [a["outcome"] for a in done.recent_actions] == ["started"]
 
-    dispatch(now + timedelta(minutes=2))
+    dispatch(now + timedelta(minutes=1))
     assert runs_of(api, wid)["total"] == 1 and len(calls) == 2
 
 
@@ -363,14 +374,22 @@ def test_an_update_during_a_pending_fire_keeps_the_fire(
 ) -> None:
     wid = workflow(api)
     sc = schedule(api, wid, "@hourly", parameters={"v": 1})
-    _crash_once(monkeypatch, after_start=False)
+    real = executions.start_execution
+    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executions, "start_execution", flaky)
     now = at(sc["nextRunAt"], 1)
-    with pytest.raises(Crash):
-        dispatch(now, workers=1)
+    assert dispatch(now, workers=1).retrying == 1
     status, _, updated = api.call("PUT", f"/schedules/{sc['id']}", {"cronExpression": "@daily"})
     assert status == 200
     assert stored(tenant, sc["id"]).pending_fire is not None
-    dispatch(now + timedelta(minutes=1))
+    assert dispatch(now + timedelta(minutes=1)).recovered == 1
     assert runs_of(api, wid)["total"] == 1
     after = stored(tenant, sc["id"])
     assert after.pending_fire is None and after.last_run_at == sc["nextRunAt"]

@@ -5,34 +5,40 @@ tests drive the dispatcher through any tick, outage or DST change they like.
 
 Firing (``dispatch_due``), run once a minute by the EventBridge rule:
 
-1. Read each due shard of GSI2 (``dueAt <= now``), oldest first. No scan.
-2. **Claim** a due schedule with one conditional UpdateItem (condition: ``revision`` and
-   ``nextRunAt`` are what was read, ``enabled``, no ``pendingFire``) that advances ``nextRunAt``
-   to the first fire *strictly after now* -- so after an outage an overdue schedule fires once,
-   not once per missed slot -- and, in the same write, records ``pendingFire`` = {scheduledAt,
-   executionId, retryAt = now + PENDING_RETRY_SECONDS, attempts}. ``executionId`` derives from
-   (schedule id, scheduled time) only (:func:`fire_execution_id`). The write also moves the
-   due-index entry to ``retryAt``. Of two dispatchers reading the same slot, one claim wins.
-3. **Start** the execution with that id (``executions.start_execution`` is idempotent on it: a
-   conditional put of the record, and a Step Functions execution named by the id).
-4. **Finish**: one conditional write sets ``lastRunAt``/``lastExecutionId`` (or ``lastError``,
-   or ``lastSkippedAt``), removes ``pendingFire`` and puts the index entry back at ``nextRunAt``.
+1. Read each due shard of GSI2 (``dueAt <= now``), oldest first, no scan; re-read each page
+   consistently (one BatchGetItem per 100 schedules), since the index is eventually consistent.
+2. **Decide** the slot: the first fire *strictly after now* becomes ``nextRunAt`` (so after an
+   outage an overdue schedule fires once, not once per missed slot); the slot is skipped
+   (inactive workflow, outside the catch-up window, ``skip`` overlap), held (``bufferOne``) or
+   run. A run's ``executionId`` derives from (schedule id, scheduled time) only
+   (:func:`fire_execution_id`).
+3. **Start** it: ``executions.start_execution`` is idempotent on that id (a conditional put of
+   the record, and a Step Functions execution named by the id).
+4. **Record** the fire with *one* conditional UpdateItem (condition: ``revision`` and
+   ``nextRunAt`` are what was read, ``enabled``, no ``pendingFire``): ``nextRunAt`` advanced,
+   ``lastRunAt``/``lastExecutionId`` (or ``lastSkippedAt``, ``lastError``), the recent action,
+   and the due-index entry moved to the new ``nextRunAt``.
 
-Why a run is started exactly once: the claim is the only way past a slot, and it can succeed
-once per (schedule, slot) because it advances ``nextRunAt`` past ``now`` under a condition on
-the value read. A crash after the claim loses nothing: the marker keeps the schedule in the due
-index at ``retryAt``, so a later tick (after ``retryAt``) claims the *retry* (a conditional
-write bumping ``attempts``) and calls start again with the *same* execution id; if the first
-attempt had got as far as creating the execution, the repeat finds it and starts nothing new
-(at most it starts the Step Functions execution the crash left unstarted). A repeated or
-doubled tick finds the schedule either not due any more or with a fresh marker it leaves alone.
+Why a run is started exactly once: every start of a slot uses the same execution id, and the
+store admits one record per id. Why no slot is lost: until the write of step 4 succeeds, the
+schedule stays due at that slot. A crash before the start, or between the start and the write,
+leaves the schedule as it was, so the next tick (or a retried delivery of this one) fires the
+slot again with the same id, and a start that had gone through finds its run and starts nothing
+new (at most it starts the Step Functions execution a crash left unstarted). Of doubled ticks,
+both may call start (one record results) and one write wins; the other counts as lost. A
+schedule changed between the consistent read and the write (disabled, re-timed) loses the
+write; a run already started for it is then noted on the schedule, not undone.
 
 Outcomes of a start: success -> ``lastRunAt``/``lastExecutionId``; the workflow is gone (404)
 -> the schedule is deleted (deleting a workflow deletes its schedules; this finishes the job if
 that was interrupted); inactive workflow -> skipped (``lastSkippedAt``), normally decided before
-claiming; any other 4xx (e.g. 422, unregistered task types) -> ``lastError``, nothing retried;
-5xx, throttling or an unexpected error -> the marker stays and a later tick retries, up to
-MAX_START_ATTEMPTS, then ``lastError``. One schedule's failure never stops the tick.
+starting; any other 4xx (e.g. 422, unregistered task types) -> ``lastError``, nothing retried;
+5xx, throttling or an unexpected error -> the write of step 4 records ``pendingFire`` =
+{scheduledAt, executionId, retryAt = now + PENDING_RETRY_SECONDS, attempts} (the slot is
+consumed, the due-index entry moves to ``retryAt``), and a later tick retries the start with the
+same id, up to MAX_START_ATTEMPTS, then ``lastError``. One schedule's failure never stops the
+tick. The happy path costs one conditional write per fire (plus the start's own writes);
+failures cost one more per retry.
 
 Deleting a workflow deletes its schedules right after the workflow (``delete_for_workflow``,
 one GSI3 partition). A schedule that escapes (the delete died halfway, or a create raced the
@@ -47,7 +53,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -81,9 +87,9 @@ from orchestration_core.store.workflows import WorkflowStore
 log = logging.getLogger(__name__)
 
 _UPDATE_RETRIES = 10
-# A claimed fire whose start is not confirmed after this long is re-attempted by a later tick
-# (with rate(1 minute), normally the next one). A slow dispatcher racing the retry is harmless:
-# both start the same execution id.
+# A fire whose start failed for a transient reason is re-attempted this long after by a later
+# tick (with rate(1 minute), normally the next one). A slow dispatcher racing the retry is
+# harmless: both start the same execution id.
 PENDING_RETRY_SECONDS = 30
 MAX_START_ATTEMPTS = 5
 DEFAULT_WORKERS = 8
@@ -339,8 +345,9 @@ def trigger_schedule(
 ) -> Triggered:
     """Run the schedule now with its parameters. The overlap policy (the schedule's, or the
     override) applies: ``skip`` while the previous run is active answers 409, ``bufferOne``
-    holds the run until that one ends (409 if one is held already). The run is recorded on
-    the schedule (a conditional write) before it starts, so a tick racing it sees it."""
+    holds the run until that one ends (409 if one is held already). The run is started first
+    (its id derives from schedule and time, so a retried request starts nothing new), then
+    recorded on the schedule with a conditional write; a refused start records nothing."""
     scheduled = clock.iso(now)
     execution_id = trigger_execution_id(schedule_id, scheduled)
     for _ in range(_UPDATE_RETRIES):
@@ -365,11 +372,7 @@ def trigger_schedule(
                 f"(overlapPolicy '{policy}'); nothing was started. "
                 'Send {"overlapPolicy": "allow"} to run anyway.'
             )
-        started = sc.with_changes(last_run_at=scheduled, last_execution_id=execution_id)
-        try:
-            store.save(sc, started.with_action(scheduled, execution_id, "started"))
-        except ConditionFailed:
-            continue
+        # As the dispatcher does: start (idempotent on the id), then record it in one write.
         executions.start_execution(
             svc,
             tenant_id,
@@ -378,6 +381,7 @@ def trigger_schedule(
             execution_id=execution_id,
             trigger={"type": "trigger", "scheduleId": sc.id, "scheduledAt": scheduled},
         )
+        _record(store, sc, [(scheduled, execution_id, "started")], execution_id, None, last_run_at=scheduled)
         return Triggered(execution_id, "started", scheduled)
     raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
 
@@ -471,8 +475,10 @@ def _record(
     actions: list[tuple[str, str | None, str]],
     last: str | None,
     held: dict[str, Any] | None,
+    last_run_at: str | None = None,
 ) -> None:
-    """Write a backfill's outcome on the schedule (its recent actions, last run, buffered slot)."""
+    """Write runs started outside a tick on the schedule (recent actions, last run, buffered
+    slot), re-reading after a concurrent update."""
     current: Schedule | None = sc
     for _ in range(_UPDATE_RETRIES):
         if current is None or not (actions or last or held):
@@ -482,6 +488,8 @@ def _record(
             new = new.with_action(*action)
         if last is not None:
             new = new.with_changes(last_execution_id=last)
+        if last_run_at is not None:
+            new = new.with_changes(last_run_at=last_run_at)
         if held is not None and current.buffered is None:
             new = new.with_changes(buffered=held)
         try:
@@ -572,7 +580,12 @@ def dispatch_due(
         for shard in shards:
             for page in store.due_pages(shard, tick.now_iso):
                 tick.report.due += len(page)
-                list(pool.map(tick.handle, page))
+                # The index is eventually consistent and a run is started before the write that
+                # records it: act only on what a consistent read says (one BatchGetItem per 100).
+                fresh = [
+                    sc for sc in store.get_many(page) if sc.due_at is not None and sc.due_at <= tick.now_iso
+                ]
+                list(pool.map(tick.handle, fresh))
     tick.report.seconds = round(time.monotonic() - began, 3)
     return tick.report
 
@@ -610,7 +623,7 @@ class _Tick:
     def _handle(self, sc: Schedule) -> None:
         if sc.pending_fire is not None:
             if sc.pending_fire.retry_at > self.now_iso:
-                return  # a start is in flight (or due soon to be retried): leave it
+                return  # a failed start waits for its retry time
             recovered = self._recover(sc)
             if recovered is None or recovered.pending_fire is not None:
                 return
@@ -636,18 +649,23 @@ class _Tick:
             1,
             buffered.get("type", "schedule"),
         )
-        try:
-            claimed = self.store.save(
-                sc,
-                sc.with_changes(buffered=None, pending_fire=pending),
-                "attribute_not_exists(#pending)",
-                None,
-                {"#pending": "pendingFire"},
-            )
-        except ConditionFailed:
-            self.report.count("lost")
-            return None
-        return self._start(claimed, "started")
+        current: Schedule | None = sc
+        for _ in range(2):
+            assert current is not None
+            new, outcome = self._started(current.with_changes(buffered=None), pending)
+            if outcome == "removed":
+                return None
+            written = self._write(current, new)
+            if written is not None:
+                self._count(outcome, sc.id, pending)
+                return written
+            current = self.store.get(sc.tenant_id, sc.id)
+            if current is None or current.buffered != buffered or current.pending_fire is not None:
+                self._record_unseen(current, pending, outcome)
+                self.report.count("lost")
+                return None
+        self.report.count("lost")
+        return None
 
     def _workflow(self, sc: Schedule) -> Workflow | None:
         key = (sc.tenant_id, sc.workflow_id)
@@ -656,7 +674,9 @@ class _Tick:
         return self._workflows[key]
 
     def _fire(self, sc: Schedule) -> None:
-        for _ in range(2):  # a stale index entry gets one consistent re-read
+        """Fire the due slot of ``sc`` (read consistently this tick): decide, start the run if
+        the decision is to run, then record it all with one conditional write."""
+        for _ in range(2):  # an update that keeps the slot (e.g. new parameters) gets one more go
             wf = self._workflow(sc)
             if wf is None:
                 if _delete_quietly(self.store, sc):
@@ -673,36 +693,70 @@ class _Tick:
                     self.report.count("failed")
                 return
             new, outcome = self._decide(sc, wf, read, following)
-            try:
-                claimed = self.store.save(
-                    sc,
-                    new,
-                    "#next = :read AND #enabled = :on AND attribute_not_exists(#pending)",
-                    {":read": read, ":on": True},
-                    {"#next": "nextRunAt", "#enabled": "enabled", "#pending": "pendingFire"},
-                )
-            except ConditionFailed:
-                fresh = self.store.get(sc.tenant_id, sc.id)
-                if (
-                    fresh is None
-                    or fresh.revision == sc.revision
-                    or not fresh.enabled
-                    or fresh.pending_fire is not None
-                    or fresh.next_run_at != read
-                ):
-                    self.report.count("lost")
-                    return
-                sc = fresh  # changed in a way that keeps this slot (e.g. new parameters): claim again
-                continue
+            pending = new.pending_fire
             if outcome == "started":
-                self._start(claimed, "started")
-            else:
-                self.report.count(outcome)
-            return
+                assert pending is not None
+                new, outcome = self._started(new.with_changes(pending_fire=None), pending)
+                if outcome == "removed":
+                    return
+            written = self._write(
+                sc,
+                new,
+                "#next = :read AND #enabled = :on AND attribute_not_exists(#pending)",
+                {":read": read, ":on": True},
+                {"#next": "nextRunAt", "#enabled": "enabled", "#pending": "pendingFire"},
+            )
+            if written is not None:
+                self._count(outcome, sc.id, pending)
+                return
+            fresh = self.store.get(sc.tenant_id, sc.id)
+            if (
+                fresh is None
+                or fresh.revision == sc.revision
+                or not fresh.enabled
+                or fresh.pending_fire is not None
+                or fresh.next_run_at != read
+            ):
+                if pending is not None:
+                    self._record_unseen(fresh, pending, outcome)
+                self.report.count("lost")
+                return
+            sc = fresh
         self.report.count("lost")
 
+    def _write(
+        self,
+        old: Schedule,
+        new: Schedule,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Schedule | None:
+        """The one conditional write of a fire: ``old``'s revision still stored and ``condition``
+        holds (None: the schedule changed since it was read)."""
+        try:
+            return self.store.save(old, new, condition, values, names)
+        except ConditionFailed:
+            return None
+
+    def _count(self, outcome: str, schedule_id: str, pending: PendingFire | None) -> None:
+        self.report.count(outcome)
+        if outcome in {"started", "recovered"} and pending is not None:
+            self.report.fire(schedule_id, pending.execution_id, pending.scheduled_at)
+
+    def _record_unseen(self, fresh: Schedule | None, pending: PendingFire, outcome: str) -> None:
+        """A run this tick started whose record lost to a concurrent change of the schedule (it was
+        disabled, re-timed or deleted meanwhile): note the run on the schedule unless it is noted."""
+        if fresh is None or outcome != "started":
+            return
+        if any(a.get("executionId") == pending.execution_id for a in fresh.recent_actions):
+            return  # a racing dispatcher recorded it
+        action = (pending.scheduled_at, pending.execution_id, "started")
+        _record(self.store, fresh, [action], pending.execution_id, None, last_run_at=pending.scheduled_at)
+
     def _decide(self, sc: Schedule, wf: Workflow, read: str, following: str | None) -> tuple[Schedule, str]:
-        """The claim's new state of the schedule for the slot ``read`` and the report counter."""
+        """The new state of the schedule for the slot ``read`` and the report counter. For
+        "started", ``pending_fire`` names the run to start (the caller starts it)."""
         new = sc.with_changes(next_run_at=following)
         scheduled: str | None = read
         oldest = clock.iso(self.now - timedelta(seconds=sc.catchup_window_seconds))
@@ -730,34 +784,38 @@ class _Tick:
         return new.with_changes(pending_fire=pending), "started"
 
     def _recover(self, sc: Schedule) -> Schedule | None:
-        """Re-attempt a claimed fire whose start was never confirmed. Returns the schedule after
-        the attempt (None if it is gone or another dispatcher owns the retry)."""
-        fresh = self.store.get(sc.tenant_id, sc.id)
-        if fresh is None or fresh.pending_fire is None or fresh.pending_fire.retry_at > self.now_iso:
-            return fresh
-        pending = fresh.pending_fire
-        if pending.attempts >= MAX_START_ATTEMPTS:
-            return self._finish(
-                fresh,
-                "failed",
-                last_error=self._error(
-                    pending.scheduled_at,
-                    503,
-                    "Service unavailable",
-                    f"the execution could not be started after {pending.attempts} attempts",
-                ),
-            )
-        retry = PendingFire(pending.scheduled_at, pending.execution_id, self.retry_iso, pending.attempts + 1)
-        try:
-            claimed = self.store.save(fresh, fresh.with_changes(pending_fire=retry))
-        except ConditionFailed:
-            self.report.count("lost")
-            return None
-        return self._start(claimed, "recovered")
-
-    def _start(self, sc: Schedule, outcome: str) -> Schedule | None:
+        """Retry a start that failed for a transient reason (its ``pendingFire`` is due for a retry):
+        start again with the same execution id, then record the outcome with one conditional write.
+        Returns the schedule after it (None if it is gone or another dispatcher recorded it)."""
         pending = sc.pending_fire
         assert pending is not None
+        base = sc.with_changes(pending_fire=None)
+        if pending.attempts >= MAX_START_ATTEMPTS:
+            detail = f"the execution could not be started after {pending.attempts} attempts"
+            new = base.with_changes(
+                last_error=self._error(pending.scheduled_at, 503, "Service unavailable", detail)
+            )
+            outcome = "failed"
+        else:
+            retry = replace(pending, retry_at=self.retry_iso, attempts=pending.attempts + 1)
+            new, outcome = self._started(base, retry)
+            if outcome == "removed":
+                return None
+            outcome = "recovered" if outcome == "started" else outcome
+        written = self._write(sc, new)
+        if written is None:
+            self.report.count("lost")
+            return None
+        self._count(outcome, sc.id, pending)
+        return written
+
+    def _started(self, new: Schedule, pending: PendingFire) -> tuple[Schedule, str]:
+        """Start the run ``pending`` names (idempotent on its execution id) and return ``new`` with
+        the outcome written in: "started", "skipped" (the workflow went inactive), "failed" (a
+        refusal no retry can fix, in ``lastError``), "retrying" (a transient failure: the
+        ``pendingFire`` marker makes a later tick retry) or "removed" (the workflow is gone: the
+        schedule was deleted with it)."""
+        sc = new
         start = self.start_fn or executions.start_execution
         try:
             start(
@@ -773,40 +831,38 @@ class _Tick:
                 },
             )
         except Exception as err:  # noqa: BLE001 - every outcome is recorded; the tick goes on
-            return self._settle_failure(sc, pending, err)
-        return self._finish(
-            sc,
-            outcome,
-            action="started",
-            last_run_at=pending.scheduled_at,
-            last_execution_id=pending.execution_id,
-            last_error=None,
+            return self._failed_start(sc, pending, err)
+        done = sc.with_changes(
+            last_run_at=pending.scheduled_at, last_execution_id=pending.execution_id, last_error=None
         )
+        return done.with_action(pending.scheduled_at, pending.execution_id, "started"), "started"
 
-    def _settle_failure(self, sc: Schedule, pending: PendingFire, err: Exception) -> Schedule | None:
+    def _failed_start(self, sc: Schedule, pending: PendingFire, err: Exception) -> tuple[Schedule, str]:
         if isinstance(err, NotFound | Conflict):
             self._workflows.pop((sc.tenant_id, sc.workflow_id), None)
             wf = self.svc.workflows.get(sc.tenant_id, sc.workflow_id)
-            if wf is None:  # deleted since the claim: the schedule goes with it
+            if wf is None:  # deleted meanwhile: the schedule goes with it
                 if _delete_quietly(self.store, sc):
                     self.report.count("removed")
-                return None
+                return sc, "removed"
             if wf.status == WorkflowStatus.INACTIVE:
-                return self._finish(
-                    sc, "skipped", action="skipped-inactive", last_skipped_at=pending.scheduled_at
-                )
+                skipped = sc.with_changes(last_skipped_at=pending.scheduled_at)
+                return skipped.with_action(pending.scheduled_at, None, "skipped-inactive"), "skipped"
         if isinstance(err, ProblemError) and 400 <= err.status < 500 and err.status != 429:
             # The request itself is refused (e.g. 422: unregistered task types): retrying won't help.
             error = self._error(pending.scheduled_at, err.status, err.title, err.detail)
-            return self._finish(sc, "failed", last_error=error)
+            return sc.with_changes(last_error=error), "failed"
+        if pending.attempts >= MAX_START_ATTEMPTS:
+            detail = f"the execution could not be started after {pending.attempts} attempts"
+            error = self._error(pending.scheduled_at, 503, "Service unavailable", detail)
+            return sc.with_changes(last_error=error), "failed"
         log.warning(
             "starting %s for schedule %s failed (%s); a later tick retries",
             pending.execution_id,
             sc.id,
             type(err).__name__,
         )
-        self.report.count("retrying")
-        return sc  # the marker stays: the schedule is due again at retryAt
+        return sc.with_changes(pending_fire=pending), "retrying"
 
     def _error(self, scheduled_at: str, status: int, title: str, detail: str) -> dict[str, Any]:
         return {
@@ -816,31 +872,3 @@ class _Tick:
             "title": title,
             "detail": detail,
         }
-
-    def _finish(
-        self, sc: Schedule, outcome: str, action: str | None = None, **changes: Any
-    ) -> Schedule | None:
-        """Clear the marker of this fire and record its outcome (re-reading after a concurrent
-        update; a no-op if the marker is gone or belongs to another fire)."""
-        pending = sc.pending_fire
-        assert pending is not None
-        current: Schedule | None = sc
-        for _ in range(_UPDATE_RETRIES):
-            if current is None or current.pending_fire is None:
-                return current
-            if current.pending_fire.execution_id != pending.execution_id:
-                return current
-            new = current.with_changes(pending_fire=None, **changes)
-            if action is not None:
-                executed = pending.execution_id if action == "started" else None
-                new = new.with_action(pending.scheduled_at, executed, action)
-            try:
-                done = self.store.save(current, new)
-            except ConditionFailed:
-                current = self.store.get(sc.tenant_id, sc.id)
-                continue
-            self.report.count(outcome)
-            if action == "started":
-                self.report.fire(sc.id, pending.execution_id, pending.scheduled_at)
-            return done
-        return current

@@ -37,7 +37,8 @@ _BOUND_SUFFIX = "#~"
 
 @dataclass(frozen=True)
 class PendingFire:
-    """A fire that was claimed (nextRunAt advanced) but whose start is not yet confirmed."""
+    """A fire whose start failed for a transient reason (its slot is consumed: nextRunAt has
+    moved on); a tick from ``retry_at`` on starts it again with the same execution id."""
 
     scheduled_at: str
     execution_id: str
@@ -211,6 +212,12 @@ class ScheduleStore:
         item = self.table.get(pk(tenant_id, schedule_id), SK)
         return from_item(item) if item else None
 
+    def get_many(self, schedules: list[Schedule]) -> list[Schedule]:
+        """Consistent re-reads of ``schedules`` (e.g. entries of the due index, which is read
+        eventually consistently); the ones deleted meanwhile are left out."""
+        items = self.table.get_many([(pk(sc.tenant_id, sc.id), SK) for sc in schedules])
+        return [from_item(item) for item in items]
+
     def create(self, sc: Schedule) -> None:
         self.table.transact(
             [
@@ -290,8 +297,8 @@ class ScheduleStore:
     def due_pages(self, shard: int, now_iso: str, page_size: int = 500) -> Iterator[list[Schedule]]:
         """Pages of the schedules of one shard due at ``now_iso`` (dueAt <= now), oldest first.
 
-        Reads the index (eventually consistent): every write the dispatcher makes is
-        conditional, so a stale entry can only lose its claim, never fire twice.
+        Reads the index, which is eventually consistent: the dispatcher re-reads each page with
+        :meth:`get_many` before it acts, and every write it makes is conditional.
         """
         kwargs: dict[str, Any] = {
             "TableName": self.table.name,

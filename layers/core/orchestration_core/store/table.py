@@ -33,6 +33,7 @@ _deser = TypeDeserializer()
 
 MAX_INDEXES = 4
 _TRANSACTION_RETRIES = 8
+_BATCH_GET = 100  # BatchGetItem's limit
 
 
 def backoff(attempt: int) -> None:
@@ -79,6 +80,29 @@ class Table:
         )
         item = resp.get("Item")
         return deserialize(item) if item else None
+
+    def get_many(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Consistent reads of many items (BatchGetItem, 100 keys a request); missing items are
+        left out, in no particular order. Keys DynamoDB leaves unprocessed are asked again."""
+        found: list[dict[str, Any]] = []
+        for first in range(0, len(keys), _BATCH_GET):
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in keys[first : first + _BATCH_GET]],
+                    "ConsistentRead": True,
+                }
+            }
+            attempt = 0
+            while request:
+                resp = self._call(self.client.batch_get_item, RequestItems=request)
+                found.extend(deserialize(i) for i in resp.get("Responses", {}).get(self.name, []))
+                request = resp.get("UnprocessedKeys") or {}
+                if request:
+                    if attempt == _TRANSACTION_RETRIES:
+                        raise Throttled("The store is throttling reads; retry shortly.")
+                    backoff(attempt)
+                    attempt += 1
+        return found
 
     def put_op(
         self,
