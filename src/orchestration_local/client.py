@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -173,19 +173,48 @@ def render(execution: dict[str, Any]) -> Any:
     return Group(*parts)
 
 
+class Polling:
+    """When to look again: soon after something changed, then less and less often.
+
+    A short run is seen to end within a few tens of milliseconds (the first looks come
+    ``first`` apart, growing by ``growth``), while a watcher of a long, quiet task settles at
+    one request per ``longest`` seconds. Any change (a task started or ended) starts over.
+    """
+
+    def __init__(self, first: float = 0.025, growth: float = 1.5, longest: float = 1.0) -> None:
+        self.first, self.growth, self.longest = first, growth, longest
+        self.interval = first
+        self._seen: object = None
+
+    def next_interval(self, execution: Mapping[str, Any]) -> float:
+        state = (
+            execution.get("status"),
+            tuple((t.get("name"), t.get("status"), t.get("attempts")) for t in execution.get("tasks", [])),
+        )
+        if state != self._seen:
+            self._seen, self.interval = state, self.first
+        else:
+            self.interval = min(self.longest, self.interval * self.growth)
+        return self.interval
+
+
 def watch(
-    client: Client, execution_id: str, interval: float = 0.5, sleep: Callable[[float], None] = time.sleep
+    client: Client,
+    execution_id: str,
+    polling: Polling | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Show live per-task progress until the execution ends; return its final state."""
     from rich.console import Console
     from rich.live import Live
 
     console = Console()
+    polling = polling or Polling()
     execution: dict[str, Any] = client.call("GET", f"/executions/{execution_id}")
     if console.is_terminal:
         with Live(render(execution), console=console, refresh_per_second=8) as live:
             while execution["status"] not in TERMINAL:
-                sleep(interval)
+                sleep(polling.next_interval(execution))
                 execution = client.call("GET", f"/executions/{execution_id}")
                 live.update(render(execution))
         return execution
@@ -199,7 +228,7 @@ def watch(
         if execution["status"] in TERMINAL:
             console.print(render(execution))
             return execution
-        sleep(interval)
+        sleep(polling.next_interval(execution))
         execution = client.call("GET", f"/executions/{execution_id}")
 
 
