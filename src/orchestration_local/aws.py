@@ -48,7 +48,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -474,7 +474,8 @@ def _install_serializer_hook() -> None:
         if type(action_result) is not DynamoResult or action not in members:
             return original(self, action_result)
         wanted = members[action]
-        result = {k: v for k, v in action_result.result.items() if k in wanted}
+        raw = cast("dict[str, Any]", action_result.result)  # a dict for every data-plane action
+        result = {k: v for k, v in raw.items() if k in wanted}
         body = json.dumps(_without_none(result), default=_json_default)
         headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers, "status": 200}
         return 200, headers, body
