@@ -53,10 +53,9 @@ STATE_MACHINE_ROLE = "StateMachineRole"
 TABLE = "table/orchestration-Table"
 # (principal, action, resource suffix): granted, not triggered by the scenario, and why it is
 # still needed. A record whose machine ended without writing it (aborted behind the service's
-# back, timed out) is written as Step Functions reports it and read again with its task runs;
-# tests/integration/test_executions.py covers that with a machine stopped from outside.
+# back, timed out) is written as Step Functions reports it and read again with its task runs:
+# the scenario covers that for a read; the sweep and the overlap check do the same.
 HARD_TO_TRIGGER: dict[tuple[str, str, str], str] = {
-    ("ExecutionsGetFunction", "dynamodb:UpdateItem", TABLE): "a read reconciles an unrecorded end",
     ("SchedulerDispatchFunction", "dynamodb:Query", TABLE): "the sweep reconciles an unrecorded end",
     ("SchedulesTriggerFunction", "dynamodb:Query", TABLE): "the overlap check reconciles the last run",
     ("SchedulesBackfillFunction", "dynamodb:Query", TABLE): "the overlap check reconciles the last run",
@@ -362,6 +361,31 @@ def _machine_exists_already(monkeypatch: pytest.MonkeyPatch) -> None:
     _once(monkeypatch, engine.sfn, "create_state_machine", fail)
 
 
+def _execution_arn(execution_id: str) -> str:
+    sfn = services.engine().sfn
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        arn = str(machine["stateMachineArn"]).replace(":stateMachine:", ":execution:") + f":{execution_id}"
+        try:
+            sfn.describe_execution(executionArn=arn)
+        except sfn.exceptions.ExecutionDoesNotExist:
+            continue
+        return arn
+    raise AssertionError(f"no Step Functions execution named {execution_id}")
+
+
+def _stop_from_outside(execution_id: str) -> None:
+    services.engine().sfn.stop_execution(executionArn=_execution_arn(execution_id))
+
+
+def _wait_aborted(execution_id: str) -> None:
+    """moto lets the running task finish before the machine reports ABORTED."""
+    arn = _execution_arn(execution_id)
+    deadline = time.monotonic() + 60
+    while services.engine().sfn.describe_execution(executionArn=arn)["status"] != "ABORTED":
+        assert time.monotonic() < deadline, f"{execution_id} was never aborted"
+        time.sleep(0.05)
+
+
 def _held_run(api: Api, workflow_id: str, key: str) -> str:
     """Execute a workflow whose task ``hold`` waits on gate ``key``; return once it is running."""
     started = _ok(api.call("POST", f"/workflows/{workflow_id}/execute", {"parameters": {"key": key}}), 202)
@@ -451,6 +475,15 @@ def scenario(api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Non
     _ok(api.call("POST", f"/executions/{running}/cancel"), 200, 202)
     gate(hold_key).open()
 
+    # A machine stopped behind the service's back ends without writing its record: the next
+    # read asks Step Functions, writes what it says, and reads the record again.
+    stop_key = uuid.uuid4().hex
+    stopped = _held_run(api, held["id"], stop_key)
+    _stop_from_outside(stopped)
+    gate(stop_key).open()
+    _wait_aborted(stopped)
+    assert _ok(api.call("GET", f"/executions/{stopped}"), 200)["status"] == "cancelled"
+
     # Schedules: create, list (all, by workflow), read, change, trigger, backfill, delete.
     noop = _ok(api.call("POST", "/workflows", {"name": "n", "tasks": [{"name": "a", "type": "noop"}]}), 201)
     sc = _ok(api.call("POST", "/schedules", {"workflowId": noop["id"], "cronExpression": "0 * * * *"}), 201)
@@ -500,6 +533,11 @@ def recorded(runtime: Runtime) -> list[Need]:
     return [n for who, service, op, params in recorder.calls for n in needs_of(who, service, op, params)]
 
 
+@pytest.fixture(scope="module")
+def grants(runtime: Runtime) -> dict[str, list[Grant]]:
+    return template_grants(runtime)
+
+
 # -- the checks ---------------------------------------------------------------------------------------
 def _allows(grant: Grant, need: Need) -> bool:
     return (
@@ -510,9 +548,8 @@ def _allows(grant: Grant, need: Need) -> bool:
 
 
 def test_every_call_a_function_makes_is_allowed_by_its_own_statements(
-    recorded: list[Need], runtime: Runtime
+    recorded: list[Need], grants: dict[str, list[Grant]]
 ) -> None:
-    grants = template_grants(runtime)
     denied = sorted(
         {
             f"{n.principal}: {n.action} on {n.resource} ({n.call})"
@@ -523,8 +560,9 @@ def test_every_call_a_function_makes_is_allowed_by_its_own_statements(
     assert not denied, "calls the template does not allow:\n" + "\n".join(denied)
 
 
-def test_every_grant_is_needed_by_a_recorded_call(recorded: list[Need], runtime: Runtime) -> None:
-    grants = template_grants(runtime)
+def test_every_grant_is_needed_by_a_recorded_call(
+    recorded: list[Need], grants: dict[str, list[Grant]]
+) -> None:
 
     def excused(who: str, g: Grant) -> bool:
         return any(
@@ -557,8 +595,8 @@ def test_every_grant_is_needed_by_a_recorded_call(recorded: list[Need], runtime:
     assert set(grants) == callers, (set(grants) - callers, callers - set(grants))
 
 
-def test_wildcards_only_where_names_are_made_at_run_time(runtime: Runtime) -> None:
-    for who, granted in template_grants(runtime).items():
+def test_wildcards_only_where_names_are_made_at_run_time(grants: dict[str, list[Grant]]) -> None:
+    for who, granted in grants.items():
         for g in granted:
             if g.resource == "*":
                 assert g.action in STAR_ONLY, f"{who}: {g.action} on *"
@@ -572,8 +610,8 @@ def test_wildcards_only_where_names_are_made_at_run_time(runtime: Runtime) -> No
     assert not _matches(machines, f"{STATES}:stateMachine:other-{'a' * 40}")
 
 
-def test_pass_role_is_only_to_step_functions(runtime: Runtime) -> None:
-    for who, granted in template_grants(runtime).items():
+def test_pass_role_is_only_to_step_functions(runtime: Runtime, grants: dict[str, list[Grant]]) -> None:
+    for who, granted in grants.items():
         for g in granted:
             if g.action == "iam:PassRole":
                 assert g.condition == (("iam:PassedToService", "states.amazonaws.com"),), who
