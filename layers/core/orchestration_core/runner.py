@@ -112,18 +112,18 @@ class _Call:
                 raise ExecutionCancelled(f"execution {self.event.executionId} has no record")
         return self.record
 
-    def _from_record(self) -> TaskDef:
+    def from_record(self) -> TaskDef:
         return next(t for t in self.load().tasks if t.name == self.name)
 
     @property
     def type(self) -> str:
         kind = self.spec.get("type")
-        return str(kind) if kind is not None else self._from_record().type
+        return str(kind) if kind is not None else self.from_record().type
 
     def depends_on(self) -> list[str]:
         if "dependsOn" in self.spec:
             return [str(d) for d in self.spec["dependsOn"]]
-        return list(self._from_record().depends_on)
+        return list(self.from_record().depends_on)
 
     def needs_record(self) -> bool:
         return self.record is None and (
@@ -149,7 +149,7 @@ class _Call:
             context: dict[str, Any] = execution_context(ex, limit=None)
         else:
             context = self.context
-        config = self.spec["config"] if "config" in self.spec else self._from_record().config
+        config = self.spec["config"] if "config" in self.spec else self.from_record().config
         return {
             "parameters": context.get("parameters"),
             "inputs": {d: runs[d].result if d in runs else None for d in deps},
@@ -218,7 +218,7 @@ class Runner:
                 out["output"] = {"result": None, "retries": 0}
         elif action == "complete":
             if call.legacy and call.type == "wait":
-                result = {"waitedSeconds": call._from_record().config.get("seconds")}
+                result = {"waitedSeconds": call.from_record().config.get("seconds")}
             else:
                 result = event.result
             self._complete(call, result, (event.retries or 0) + 1)
