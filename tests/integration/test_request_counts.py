@@ -11,6 +11,7 @@ move it to running) and ``finish`` (read the record, move it to its end).
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 from orchestration_core import compiler, executions, services
+from orchestration_core.domain import TaskDef
 from orchestration_core.runner import Runner
 
 from tests.integration.conftest import Api, run
@@ -161,6 +163,45 @@ def test_a_gated_graph_adds_one_write_per_gate_and_per_gating_edge(api: Api, req
     )
     assert requests.invocations == {"start": 1, "await": gates, "run": n, "finish": 1}
     assert per_task(requests, n) <= 3.75
+
+
+def random_dag(n: int, seed: int) -> list[dict[str, Any]]:
+    """Each task depends on 0-3 random earlier tasks (mostly not series-parallel)."""
+    rng = random.Random(seed)
+    return [
+        noop(f"t{i}", *sorted({f"t{j}" for j in rng.sample(range(i), min(i, rng.randint(0, 3)))}))
+        for i in range(n)
+    ]
+
+
+def gates_of(tasks: list[dict[str, Any]]) -> tuple[int, int]:
+    """(gated tasks, gating edges) of the compiled machine: its awaits and their counts."""
+    defs = [TaskDef(t["name"], t["type"], {}, tuple(t["dependsOn"])) for t in tasks]
+    definition = compiler.compile_definition(defs, "runner", {})
+    counts: list[int] = []
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+            payload = (state.get("Parameters") or {}).get("Payload") or {}
+            if payload.get("action") == "await":
+                counts.append(payload["gate"])
+
+    walk(definition["States"])
+    return len(counts), sum(counts)
+
+
+def test_a_random_dag_costs_what_its_gates_add(api: Api, requests: Requests) -> None:
+    n = 50
+    tasks = random_dag(n, 1)
+    gates, edges = gates_of(tasks)
+    assert gates > 10
+    measure(api, requests, tasks)
+    with_deps = sum(1 for t in tasks if t["dependsOn"])
+    assert requests.calls == expected(
+        UpdateItem=2 * n + gates + edges, BatchGetItem=with_deps, SendTaskSuccess=gates
+    )
 
 
 def test_large_parameters_are_read_with_the_dependencies(api: Api, requests: Requests) -> None:
