@@ -150,19 +150,73 @@ def check_order(system: str, workload: Workload) -> tuple[list[float], list[floa
     return starts, ends
 
 
-def measure(system: str, workload: Workload, run: Callable[[], float], submitted: float) -> dict[str, Any]:
-    """Figures of one run; ``run`` returns when the client knows the run has ended."""
+def children_cpu_s() -> float:
+    """CPU seconds of this process's child processes that are still running (Prefect's local API
+    server), from /proc; 0 where there is none or no /proc."""
+    total, pending = 0.0, [os.getpid()]
+    seen: set[int] = set()
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while pending:
+        pid = pending.pop()
+        try:
+            children = {
+                int(c)
+                for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()
+            }
+        except OSError:
+            continue
+        for child in children - seen:
+            seen.add(child)
+            pending.append(child)
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def settle(interval: float = 0.2, timeout: float = 15.0) -> float:
+    """Wait until this process and its children use under 10% of a core (Prefect's client and
+    server go on working after a flow returns), so that the next run, of any system, starts on
+    a quiet machine and a run's CPU includes its tail. Returns the seconds waited."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        before = time.process_time() + children_cpu_s()
+        time.sleep(interval)
+        if time.process_time() + children_cpu_s() - before < 0.1 * interval:
+            break
+    return time.perf_counter() - began
+
+
+def submit_clock() -> tuple[float, float, float]:
+    return time.perf_counter(), time.process_time(), children_cpu_s()
+
+
+def measure(
+    system: str, workload: Workload, run: Callable[[], float], submitted: tuple[float, float, float]
+) -> dict[str, Any]:
+    """Figures of one run; ``run`` returns when the client knows the run has ended.
+    ``submitted``: perf_counter, this process's and its children's CPU time when it was asked for."""
     ended = run()
+    settle_s = settle()
+    cpu = time.process_time() - submitted[1]
+    children_cpu = children_cpu_s() - submitted[2]
+    submitted_at = submitted[0]
     starts, ends = check_order(system, workload)
     graph = workload.graph
     dispatch = [starts[i] - max(ends[d] for d in deps) for i, deps in enumerate(graph.deps) if deps]
     makespan = max(ends) - min(starts)
     cp = workload.critical_path_s
     return {
-        "wall_s": ended - submitted,
+        "wall_s": ended - submitted_at,
+        "cpu_s": cpu,
+        "children_cpu_s": children_cpu,
+        "settle_s": settle_s,
         "makespan_s": makespan,
         "ratio": makespan / cp if cp > 0 else None,
-        "to_first_task_s": min(starts) - submitted,
+        "to_first_task_s": min(starts) - submitted_at,
         "after_last_task_s": ended - max(ends),
         "dispatch_ms_mean": 1000 * statistics.fmean(dispatch) if dispatch else None,
         "dispatch_ms_max": 1000 * max(dispatch) if dispatch else None,
@@ -223,7 +277,7 @@ class Ours(System):
     def run(self, workload: Workload) -> dict[str, Any]:
         api: Api = self.api
         RECORDER.reset(workload.graph.size)
-        submitted = time.perf_counter()
+        submitted = submit_clock()
         execution_id = api.execute(self.workflows[workload.key])
 
         def wait() -> float:
@@ -285,7 +339,7 @@ class Prefect(System):
 
     def run(self, workload: Workload) -> dict[str, Any]:
         RECORDER.reset(workload.graph.size)
-        submitted = time.perf_counter()
+        submitted = submit_clock()
 
         def call() -> float:
             self.flows[workload.key]()
@@ -334,7 +388,7 @@ class Dagster(System):
 
     def run(self, workload: Workload) -> dict[str, Any]:
         RECORDER.reset(workload.graph.size)
-        submitted = time.perf_counter()
+        submitted = submit_clock()
 
         def call() -> float:
             result = self.jobs[workload.key].execute_in_process(
@@ -372,6 +426,9 @@ def summarise(runs: list[dict[str, Any]], workload: Workload) -> dict[str, Any]:
         "after_last_task_s": med("after_last_task_s"),
         "dispatch_ms_mean": med("dispatch_ms_mean"),
         "dispatch_ms_max": med("dispatch_ms_max"),
+        "cpu_s": med("cpu_s"),
+        "children_cpu_s": med("children_cpu_s"),
+        "settle_s": med("settle_s"),
         "samples": runs,
     }
 
@@ -395,6 +452,8 @@ def print_table(results: dict[str, Any]) -> None:
                     f"{s['ratio']:.2f}" if s["ratio"] is not None else "-",
                     ms(s["to_first_task_s"]),
                     s["dispatch_ms_mean"] if s["dispatch_ms_mean"] is not None else float("nan"),
+                    ms(s["cpu_s"]),
+                    ms(s["children_cpu_s"]) if s["children_cpu_s"] else float("nan"),
                     s["runs"],
                 ]
             )
@@ -410,6 +469,8 @@ def print_table(results: dict[str, Any]) -> None:
                 "makespan/cp",
                 "to 1st task ms",
                 "dispatch ms",
+                "CPU ms",
+                "child CPU ms",
                 "runs",
             ],
             rows,
@@ -418,7 +479,17 @@ def print_table(results: dict[str, Any]) -> None:
     print(
         "(medians; wall = submit until the client knows the run ended; makespan = first task start to "
         "last task end; dispatch = a task's start - its last dependency's end, mean over tasks with "
-        "dependencies; every run checked: each task once, after all its dependencies ended)"
+        "dependencies; CPU = this process, all threads; child CPU = its child processes (Prefect's "
+        "local API server); every run checked: each task once, after all its dependencies ended)"
+    )
+    settles: dict[str, list[float]] = {}
+    for w in results["workloads"].values():
+        for system, s in w["systems"].items():
+            settles.setdefault(system, []).extend(r["settle_s"] for r in s["samples"])
+    print(
+        "after each run, until this process and its children used < 10% of a core (CPU columns "
+        "include this tail; the next run starts then), median: "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in settles.items())
     )
 
 
