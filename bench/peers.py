@@ -22,7 +22,10 @@ Systems, each started once and warmed up with one untimed run of every workload:
 
 Every run is checked from the recorded timestamps: each task ran exactly once and started
 after all its dependencies ended (otherwise the benchmark stops with an error). Runs alternate
-between the systems, so load from other processes hits all alike; medians are reported.
+between the systems (each first in turn), so load from other processes hits all alike, and
+after every run the benchmark waits until this process and its children are quiet (Prefect's
+client and server go on working after a flow returns); medians are reported. CPU time is
+counted for this process (all threads) and for its child processes (Prefect's server).
 
     python -m bench.peers            # 5 repeats, a few minutes
     python -m bench.peers --quick    # 2 repeats
@@ -47,7 +50,15 @@ from pathlib import Path
 from typing import Any
 
 from bench._util import environment, table, write_results
-from bench.engine import CUSTOM_FUNCTIONS, Api, Graph, critical_path, start_runtime
+from bench.engine import (
+    CUSTOM_FUNCTIONS,
+    Api,
+    Graph,
+    critical_path,
+    engine_execution_arn,
+    history_events,
+    start_runtime,
+)
 
 OURS, PREFECT, DAGSTER = "this project", "Prefect", "Dagster"
 
@@ -249,10 +260,14 @@ class Ours(System):
     )
 
     def __init__(self, workdir: Path) -> None:
+        import boto3
+
         from orchestration_local import aws
 
-        self.runtime, self.api, _timer = start_runtime(workdir)
+        self.runtime, self.api, self.timer = start_runtime(workdir)
         aws.register_lambda(CUSTOM_FUNCTIONS["sleep"], self._task)  # the shared body, not engine's
+        self.uninstall = self.timer.install_dynamodb_counter()
+        self.sfn = boto3.client("stepfunctions", region_name="us-east-1")
         self.workflows: dict[str, str] = {}
 
     @staticmethod
@@ -277,6 +292,7 @@ class Ours(System):
     def run(self, workload: Workload) -> dict[str, Any]:
         api: Api = self.api
         RECORDER.reset(workload.graph.size)
+        self.timer.reset()
         submitted = submit_clock()
         execution_id = api.execute(self.workflows[workload.key])
 
@@ -287,9 +303,19 @@ class Ours(System):
                 raise RuntimeError(f"{OURS}, {workload.key}: execution {ex['status']}: {ex.get('error')}")
             return time.perf_counter()
 
-        return measure(OURS, workload, wait, submitted)
+        figures = measure(OURS, workload, wait, submitted)
+        # Where the time went, read after the run: the task runner Lambda (summed over parallel
+        # calls), its DynamoDB requests, and the execution's Step Functions history events.
+        figures["runner_calls"] = self.timer.calls
+        figures["runner_s"] = self.timer.seconds
+        figures["runner_dynamodb_requests"] = sum(self.timer.dynamodb.values())
+        figures["runner_dynamodb_s"] = self.timer.dynamodb_seconds
+        arn = engine_execution_arn(self.sfn, execution_id)
+        figures["history_events"] = history_events(self.sfn, arn) if arn else None
+        return figures
 
     def close(self) -> None:
+        self.uninstall()
         self.runtime.close()
 
 
@@ -411,7 +437,7 @@ def version(dist: str) -> str | None:
 # --------------------------------------------------------------------------------------- main
 def summarise(runs: list[dict[str, Any]], workload: Workload) -> dict[str, Any]:
     def med(key: str) -> float | None:
-        values = [r[key] for r in runs if r[key] is not None]
+        values = [r[key] for r in runs if r.get(key) is not None]
         return statistics.median(values) if values else None
 
     wall = med("wall_s")
@@ -429,6 +455,17 @@ def summarise(runs: list[dict[str, Any]], workload: Workload) -> dict[str, Any]:
         "cpu_s": med("cpu_s"),
         "children_cpu_s": med("children_cpu_s"),
         "settle_s": med("settle_s"),
+        **{
+            key: med(key)
+            for key in (
+                "runner_calls",
+                "runner_s",
+                "runner_dynamodb_requests",
+                "runner_dynamodb_s",
+                "history_events",
+            )
+            if any(key in r for r in runs)
+        },
         "samples": runs,
     }
 
@@ -482,6 +519,17 @@ def print_table(results: dict[str, Any]) -> None:
         "dependencies; CPU = this process, all threads; child CPU = its child processes (Prefect's "
         "local API server); every run checked: each task once, after all its dependencies ended)"
     )
+    print(f"{OURS}, where the time went (medians):")
+    for w in results["workloads"].values():
+        s = w["systems"].get(OURS)
+        if s and s.get("runner_calls") is not None:
+            print(
+                f"  {w['title']}: {s['cpu_s'] * 1000 / w['tasks']:.0f} ms CPU per task; "
+                f"{s['runner_calls']:.0f} task runner calls, {s['runner_s'] * 1000:.0f} ms in them "
+                f"(summed), {s['runner_dynamodb_requests']:.0f} DynamoDB requests taking "
+                f"{s['runner_dynamodb_s'] * 1000:.0f} ms; {s['history_events']:.0f} Step Functions "
+                "history events"
+            )
     settles: dict[str, list[float]] = {}
     for w in results["workloads"].values():
         for system, s in w["systems"].items():
@@ -550,8 +598,8 @@ def main(argv: list[str] | None = None) -> int:
                     warmup[system.name] = time.perf_counter() - started
                     print(f"  {system.name}: warm-up {warmup[system.name]:.2f} s", flush=True)
                 samples: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
-                for _ in range(repeats):
-                    for system in systems:
+                for r in range(repeats):  # each system first in turn
+                    for system in systems[r % len(systems) :] + systems[: r % len(systems)]:
                         samples[system.name].append(system.run(workload))
                 results["workloads"][workload.key] = {
                     "title": workload.title,
