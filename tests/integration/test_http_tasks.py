@@ -72,11 +72,6 @@ def test_with_the_allow_list_emptied_loopback_is_refused(api: Api, monkeypatch: 
     assert "127.0.0.1 is a loopback address" in error["cause"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the compiler's retry option matches States.ALL; a refusal needs a retrier with "
-    "ErrorEquals [HttpAddressRefused], MaxAttempts 0 ahead of it",
-)
 def test_a_refused_address_is_not_retried(api: Api) -> None:
     with serve({"/hop": Route(302, {"Location": METADATA})}) as server:
         config = {"url": server.url("/hop"), "retry": {"maxAttempts": 2, "intervalSeconds": 1}}

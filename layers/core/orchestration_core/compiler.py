@@ -37,6 +37,7 @@ from typing import Any
 
 from orchestration_core.dag import topological_order
 from orchestration_core.domain import TaskDef
+from orchestration_core.netguard import REFUSED_ERROR
 
 BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"})
 # Types with a native step of their own (a Wait state, a Lambda invoked by Step Functions).
@@ -209,6 +210,8 @@ class _Emitter:
         retry = task.config.get("retry") or {}
         attempts = int(retry.get("maxAttempts", 0))
         if attempts:
+            if task.type == "http":  # a refused address stays refused: never retried
+                state["Retry"].append({"ErrorEquals": [REFUSED_ERROR], "MaxAttempts": 0})
             state["Retry"].append(
                 {
                     "ErrorEquals": ["States.ALL"],
