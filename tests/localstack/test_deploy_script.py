@@ -67,8 +67,10 @@ def test_deploy_script_prints_export_lines(tmp_path: Path, endpoint: str) -> Non
     python312 = lambda_env.find_python()
     if python312 is None:
         pytest.skip("Python 3.12 not found: deploy.sh refuses to build without it")
-    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-    cloudformation = boto3.client("cloudformation", endpoint_url=endpoint, **credentials)
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
     cloudformation.create_stack(StackName="orchestration", TemplateBody=json.dumps(STACK_TEMPLATE))
 
     tools = tmp_path / "tools"
@@ -100,7 +102,7 @@ def test_deploy_script_prints_export_lines(tmp_path: Path, endpoint: str) -> Non
     assert calls[1] == f"python3.12={python312.parent}/python3.12", calls
     assert calls[2].startswith("deploy --stack-name orchestration "), calls
 
-    table = boto3.client("dynamodb", endpoint_url=endpoint, **credentials)
+    table = session.client("dynamodb", endpoint_url=endpoint)
     table_name = cloudformation.describe_stacks(StackName="orchestration")["Stacks"][0]["Outputs"]
     name = next(o["OutputValue"] for o in table_name if o["OutputKey"] == "TableName")
     assert table.scan(TableName=name)["Count"] >= 1  # the key was stored in the stack's table
