@@ -1,15 +1,19 @@
 """The dispatcher: the EventBridge rule's target (rate(1 minute)); fires every due schedule,
-then sweeps the executions stored as running whose machine may have ended unrecorded.
+then sweeps the executions stored as running whose machine may have ended unrecorded, then
+deletes a few of the stack's state machines nothing uses any more (orchestration_core.machines).
 
 The tick is the scheduled event's ``time`` (a retried delivery keeps it), else now. Work
 left when the time budget runs out stays due for the next tick.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orchestration_core import clock, executions, schedules, tracing
+from orchestration_core.config import get_settings
+from orchestration_core.machines import MachineCollector
 from orchestration_core.schedule_services import schedule_store
 from orchestration_core.services import execution_services
 
@@ -17,6 +21,8 @@ logger = Logger()
 
 # Stop taking new schedules this long before the function's timeout.
 SAFETY_MARGIN_SECONDS = 15
+# Where this process's garbage collection of state machines goes on from, tick after tick.
+machine_collector = MachineCollector()
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -27,6 +33,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = execution_services()
     report = schedules.dispatch_due(now, schedule_store(), services, budget_seconds=budget)
     result = {**report.as_dict(), "reconciled": executions.sweep(services, clock.now())}
+    if context.get_remaining_time_in_millis() / 1000 > SAFETY_MARGIN_SECONDS:
+        grace = timedelta(days=get_settings().machine_gc_grace_days)
+        collected = machine_collector.collect(services, clock.now(), grace)
+        result["machines"] = collected.as_dict()
+        if collected.deleted:
+            logger.info("unused state machines deleted", extra={"deleted": collected.deleted})
     # The tick and each fire are logged at debug (every fire is also in its schedule's
     # recentActions); only fires that failed or wait for a retry are logged above it.
     logger.debug("dispatch tick", extra=result)

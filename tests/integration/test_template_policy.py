@@ -40,6 +40,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cfnlint.decode import decode
 from orchestration_core import clock, services
+from orchestration_core.config import get_settings
 
 from orchestration_local.lambdas import Functions
 from orchestration_local.runtime import Runtime
@@ -76,6 +77,7 @@ STAR_ONLY = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "states:ListStateMachines",
 }
 LOG_DELIVERY = sorted(a for a in STAR_ONLY if a.startswith("logs:"))
 
@@ -228,8 +230,10 @@ def needs_of(principal: str, service: str, operation: str, params: dict[str, Any
                 # Step Functions sets up the delivery as the machine's role (what AWS documents).
                 out += [need(a, "*", STATE_MACHINE_ROLE) for a in LOG_DELIVERY]
             return out
-        if operation == "StartExecution":
-            return [need("states:StartExecution", params["stateMachineArn"])]
+        if operation in {"StartExecution", "ListExecutions", "DeleteStateMachine"}:
+            return [need(f"states:{operation}", params["stateMachineArn"])]
+        if operation == "ListStateMachines":
+            return [need("states:ListStateMachines", "*")]
         if operation in {"DescribeExecution", "StopExecution"}:
             return [need(f"states:{operation}", params["executionArn"])]
         if operation in {"SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"}:
@@ -520,6 +524,41 @@ def scenario(api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Non
     # Deleting a workflow deletes its schedules.
     _ok(api.call("POST", "/schedules", {"workflowId": noop["id"], "cronExpression": "0 * * * *"}), 201)
     _ok(api.call("DELETE", f"/workflows/{noop['id']}"), 200, 204)
+
+    # The dispatcher's garbage collection deletes the deleted workflow's machine (idle with a
+    # grace period of 0; no workflow's current version); page by page, as ticks go on.
+    _collect_machine_of(runtime, monkeypatch, noop["id"], api)
+
+
+def _collect_machine_of(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, workflow_id: str, api: Api
+) -> None:
+    runs = _ok(api.call("GET", "/executions", query=f"workflowId={workflow_id}"), 200)["executions"]
+    machine = _machine_of(str(runs[0]["id"]))
+    monkeypatch.setenv("MACHINE_GC_GRACE_DAYS", "0")
+    get_settings.cache_clear()
+    try:
+        # Each tick lists a page and deletes a few: enough ticks to pass every page a few times.
+        for _ in range((len(_machines()) // 50 + 2) * 5):
+            report = runtime.functions.invoke(
+                "SchedulerDispatchFunction", scheduled_event("SchedulerDispatchFunction", clock.now())
+            )
+            assert "error" not in report["machines"], report
+            if machine not in _machines():
+                return
+        raise AssertionError(f"the dispatcher never deleted {machine}")
+    finally:
+        monkeypatch.delenv("MACHINE_GC_GRACE_DAYS")
+        get_settings.cache_clear()
+
+
+def _machines() -> set[str]:
+    pages = services.engine().sfn.get_paginator("list_state_machines").paginate()
+    return {m["stateMachineArn"] for page in pages for m in page["stateMachines"]}
+
+
+def _machine_of(execution_id: str) -> str:
+    return _execution_arn(execution_id).replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
 
 
 @pytest.fixture(scope="module")

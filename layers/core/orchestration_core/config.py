@@ -41,6 +41,9 @@ class Settings(BaseModel):
     # (ALL, ERROR, FATAL or OFF). No group: no logging.
     state_machine_log_group_arn: str = ""
     state_machine_log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "OFF"
+    # The dispatcher deletes a machine of this stack that nothing has started for this many
+    # days (and that runs nothing and is no workflow's current version): see machines.py.
+    machine_gc_grace_days: float = Field(default=7, ge=0)
 
     @field_validator("state_machine_prefix")
     @classmethod
@@ -78,4 +81,5 @@ def get_settings() -> Settings:
         state_machine_prefix=os.environ.get("STATE_MACHINE_PREFIX") or DEFAULT_STATE_MACHINE_PREFIX,
         state_machine_log_group_arn=os.environ.get("STATE_MACHINE_LOG_GROUP_ARN", ""),
         state_machine_log_level=os.environ.get("STATE_MACHINE_LOG_LEVEL") or "OFF",
+        machine_gc_grace_days=float(os.environ.get("MACHINE_GC_GRACE_DAYS") or 7),
     )

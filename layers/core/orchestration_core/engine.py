@@ -101,6 +101,49 @@ class Engine:
                 if arn == state_machine_arn:
                     del self._known[name]
 
+    # -- the stack's machines, for garbage collection (orchestration_core.machines) ----------
+    def list_machines(self, token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ListStateMachines (every machine of the account and region; the caller
+        picks this stack's by name) and the token of the next page (None after the last).
+        An expired token (Step Functions keeps them 24 h) starts again from the first page."""
+        kwargs: dict[str, Any] = {"maxResults": limit}
+        if token:
+            kwargs["nextToken"] = token
+        try:
+            resp = self.sfn.list_state_machines(**kwargs)
+        except ClientError as err:
+            if token and err.response["Error"]["Code"] == "InvalidToken":
+                return self.list_machines(None, limit)
+            raise _problem(err) from err
+        machines: list[dict[str, Any]] = resp.get("stateMachines", [])
+        return machines, resp.get("nextToken")
+
+    def executions_of(
+        self, machine_arn: str, running_only: bool = False, limit: int = 1
+    ) -> list[dict[str, Any]]:
+        """The machine's newest executions (Step Functions lists the most recent first)."""
+        kwargs: dict[str, Any] = {"stateMachineArn": machine_arn, "maxResults": limit}
+        if running_only:
+            kwargs["statusFilter"] = "RUNNING"
+        try:
+            executions: list[dict[str, Any]] = self.sfn.list_executions(**kwargs).get("executions", [])
+            return executions
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "StateMachineDoesNotExist":
+                raise MachineMissing(machine_arn) from None
+            raise _problem(err) from err
+
+    def delete_machine(self, machine_arn: str) -> None:
+        """Delete a machine (asynchronous in Step Functions: DELETING, then gone). This process
+        forgets it at once; another process that still has it cached re-creates it on its next
+        start (``MachineMissing``)."""
+        try:
+            self.sfn.delete_state_machine(stateMachineArn=machine_arn)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "StateMachineDoesNotExist":
+                raise _problem(err) from err
+        self.forget(machine_arn)
+
     def describe(self, execution_arn: str) -> dict[str, Any]:
         try:
             result: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
