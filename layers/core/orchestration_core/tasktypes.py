@@ -99,6 +99,9 @@ def run_builtin(task_type: str, config: Mapping[str, Any], task_input: dict[str,
     raise task_error("UnknownTaskType", f"the task runner does not execute '{task_type}' tasks")
 
 
+HTTP_TIMEOUT_CAP_SECONDS = 870.0
+
+
 def _http(config: Mapping[str, Any]) -> dict[str, Any]:
     """The request of an ``http`` task, through the address guard (netguard): a refused address
     fails with ``HttpAddressRefused``, any other failure or a non-2xx answer with ``HttpError``."""
@@ -111,7 +114,9 @@ def _http(config: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(body, str):
             headers.setdefault("Content-Type", "application/json")
     method = str(config.get("method", "GET")).upper()
-    timeout = float(config.get("timeoutSeconds", 30))
+    # Never longer than the task runner's own Lambda timeout (900 s) leaves: a request still
+    # waiting then fails as a task error instead of the runner being killed mid-request.
+    timeout = min(float(config.get("timeoutSeconds", 30)), HTTP_TIMEOUT_CAP_SECONDS)
     try:
         allowed = netguard.allowed_from_environment()
         resp = netguard.fetch(method, config["url"], headers, data, timeout, MAX_RESULT_BYTES, allowed)
