@@ -29,6 +29,7 @@ counted for this process (all threads) and for its child processes (Prefect's se
 
     python -m bench.peers            # 5 repeats, a few minutes
     python -m bench.peers --quick    # 2 repeats
+    python -m bench.peers --dagster-multiprocess   # also Dagster's multiprocess executor (slow)
 
 The last line printed is the headline: this project's makespan / critical path on the 50-task
 DAG divided by Prefect's, both measured in this run. Results: bench/results/peers.json.
@@ -37,6 +38,7 @@ DAG divided by Prefect's, both measured in this run. Results: bench/results/peer
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -49,7 +51,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench._util import environment, table, write_results
+from bench._util import REPO, environment, table, write_results
 from bench.engine import (
     CUSTOM_FUNCTIONS,
     Api,
@@ -61,6 +63,7 @@ from bench.engine import (
 )
 
 OURS, PREFECT, DAGSTER = "this project", "Prefect", "Dagster"
+DAGSTER_MP = "Dagster multiprocess"
 
 
 # ----------------------------------------------------------------------------------- workloads
@@ -162,9 +165,11 @@ def check_order(system: str, workload: Workload) -> tuple[list[float], list[floa
 
 
 def children_cpu_s() -> float:
-    """CPU seconds of this process's child processes that are still running (Prefect's local API
-    server), from /proc; 0 where there is none or no /proc."""
-    total, pending = 0.0, [os.getpid()]
+    """CPU seconds of this process's child processes: those that ended and were waited for
+    (os.times: Dagster's multiprocess op processes) and those still running (Prefect's local
+    API server, from /proc)."""
+    times = os.times()
+    total, pending = times.children_user + times.children_system, [os.getpid()]
     seen: set[int] = set()
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     while pending:
@@ -427,6 +432,65 @@ class Dagster(System):
         return measure(DAGSTER, workload, call, submitted)
 
 
+class DagsterMultiprocess(System):
+    """Opt-in (--dagster-multiprocess): Dagster's parallel executor, which needs a persistent
+    instance and a job every op's process can rebuild (bench/_peers_dagster.py)."""
+
+    name = DAGSTER_MP
+    setup = (
+        "the same ops, dagster.execute_job with the multiprocess executor (a new process per op, "
+        "default concurrency = CPU count), persistent instance in a temporary directory; ops "
+        "record their times in files"
+    )
+
+    def __init__(self, workdir: Path) -> None:
+        import dagster  # type: ignore[import-not-found,unused-ignore]
+
+        self.dg: Any = dagster
+        logging.getLogger("dagster").setLevel(logging.WARNING)  # one DEBUG line per op process
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "instance").mkdir()
+        self.instance = dagster.DagsterInstance.local_temp(str(workdir / "instance"))
+        self.jobs: dict[str, tuple[Any, Path]] = {}
+
+    def prepare(self, workload: Workload) -> None:
+        record_dir = self.workdir / f"spans-{workload.key}"
+        record_dir.mkdir()
+        args = (f"peers_mp_{workload.key}", [list(d) for d in workload.graph.deps], workload.seconds)
+        job = self.dg.build_reconstructable_job(
+            "bench._peers_dagster",
+            "make_job",
+            reconstructable_args=(*args, str(record_dir)),
+            reconstructor_working_directory=str(REPO),  # where each op's process imports bench from
+        )
+        self.jobs[workload.key] = (job, record_dir)
+
+    def run(self, workload: Workload) -> dict[str, Any]:
+        from bench._peers_dagster import read_spans
+
+        job, record_dir = self.jobs[workload.key]
+        for path in record_dir.iterdir():
+            path.unlink()
+        RECORDER.reset(workload.graph.size)
+        submitted = submit_clock()
+
+        def call() -> float:
+            with self.dg.execute_job(
+                job, instance=self.instance, run_config=Dagster.RUN_CONFIG, raise_on_error=True
+            ) as result:
+                if not result.success:
+                    raise RuntimeError(f"{DAGSTER_MP}, {workload.key}: run failed")
+            ended = time.perf_counter()
+            RECORDER.spans = read_spans(str(record_dir))
+            return ended
+
+        return measure(DAGSTER_MP, workload, call, submitted)
+
+    def close(self) -> None:
+        self.instance.dispose()
+
+
 def version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -517,7 +581,8 @@ def print_table(results: dict[str, Any]) -> None:
         "(medians; wall = submit until the client knows the run ended; makespan = first task start to "
         "last task end; dispatch = a task's start - its last dependency's end, mean over tasks with "
         "dependencies; CPU = this process, all threads; child CPU = its child processes (Prefect's "
-        "local API server); every run checked: each task once, after all its dependencies ended)"
+        "local API server, Dagster multiprocess's op processes); every run checked: each task once, "
+        "after all its dependencies ended)"
     )
     print(f"{OURS}, where the time went (medians):")
     for w in results["workloads"].values():
@@ -545,6 +610,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 repeats instead of 5")
     parser.add_argument("--repeats", type=int, help="timed runs per workload and system")
+    parser.add_argument(
+        "--dagster-multiprocess",
+        action="store_true",
+        help="also Dagster's multiprocess executor (a process per op: slow; not in the default run)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     began = time.perf_counter()
@@ -573,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
             (PREFECT, lambda: Prefect(Path(tmp) / "prefect-home")),
             (DAGSTER, Dagster),
         ]
+        if args.dagster_multiprocess:
+            factories.append((DAGSTER_MP, lambda: DagsterMultiprocess(Path(tmp) / "dagster-mp")))
         for name, make in factories:
             try:
                 started = time.perf_counter()
