@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core import clock, executions, schedules, tracing
+from orchestration_core import clock, executions, metrics, schedules, tracing
 from orchestration_core.config import get_settings
 from orchestration_core.machines import MachineCollector
 from orchestration_core.schedule_services import schedule_store
@@ -27,16 +27,21 @@ machine_collector = MachineCollector()
 
 @logger.inject_lambda_context(log_event=False)
 @tracing.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = schedules.tick_time(event, clock.now())
     budget = max(1.0, context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
     services = execution_services()
     report = schedules.dispatch_due(now, schedule_store(), services, budget_seconds=budget)
+    fires = report.started + report.recovered
+    metrics.count(metrics.SCHEDULES_FIRED, fires)
+    metrics.count(metrics.EXECUTIONS_STARTED, fires)
     result = {**report.as_dict(), "reconciled": executions.sweep(services, clock.now())}
     if context.get_remaining_time_in_millis() / 1000 > SAFETY_MARGIN_SECONDS:
         grace = timedelta(days=get_settings().machine_gc_grace_days)
         collected = machine_collector.collect(services, clock.now(), grace)
         result["machines"] = collected.as_dict()
+        metrics.count(metrics.MACHINES_DELETED, len(collected.deleted))
         if collected.deleted:
             logger.info("unused state machines deleted", extra={"deleted": collected.deleted})
     # The tick and each fire are logged at debug (every fire is also in its schedule's

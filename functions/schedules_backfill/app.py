@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import clock, schedules
+from orchestration_core import clock, metrics, schedules
 from orchestration_core.http import Resolver, api_handler
 from orchestration_core.schedule_models import BackfillAccepted, BackfillRequest
 from orchestration_core.schedule_services import schedule_store
@@ -20,6 +20,7 @@ def backfill_schedule(
     done = schedules.backfill_schedule(
         schedule_store(), execution_services(), app.tenant_id(), scheduleId, body, clock.now()
     )
+    metrics.count(metrics.EXECUTIONS_STARTED, len(done.execution_ids))
     return Response(
         status_code=202,
         content_type="application/json",
@@ -32,4 +33,4 @@ def backfill_schedule(
     )
 
 
-lambda_handler = api_handler(app)
+lambda_handler = metrics.log_metrics(api_handler(app))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import clock, schedules
+from orchestration_core import clock, metrics, schedules
 from orchestration_core.http import Resolver, api_handler
 from orchestration_core.schedule_models import TriggerAccepted, TriggerRequest
 from orchestration_core.schedule_services import schedule_store
@@ -21,6 +21,8 @@ def trigger_schedule(
     done = schedules.trigger_schedule(
         schedule_store(), execution_services(), app.tenant_id(), scheduleId, policy, clock.now()
     )
+    if done.status == "started":
+        metrics.count(metrics.EXECUTIONS_STARTED)
     return Response(
         status_code=202,
         content_type="application/json",
@@ -31,4 +33,4 @@ def trigger_schedule(
     )
 
 
-lambda_handler = api_handler(app)
+lambda_handler = metrics.log_metrics(api_handler(app))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import executions
+from orchestration_core import executions, metrics
 from orchestration_core.api_models import ExecuteAccepted, ExecuteRequest
 from orchestration_core.errors import FieldError, ValidationFailed
 from orchestration_core.http import Resolver, api_handler
@@ -26,6 +26,7 @@ def execute_workflow(
         )
     parameters = (body.parameters if body else None) or {}
     ex = executions.start_execution(execution_services(), app.tenant_id(), workflowId, parameters, key)
+    metrics.count(metrics.EXECUTIONS_STARTED)
     return Response(
         status_code=202,
         content_type="application/json",
@@ -34,4 +35,4 @@ def execute_workflow(
     )
 
 
-lambda_handler = api_handler(app)
+lambda_handler = metrics.log_metrics(api_handler(app))

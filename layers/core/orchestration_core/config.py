@@ -44,6 +44,9 @@ class Settings(BaseModel):
     # The dispatcher deletes a machine of this stack that nothing has started for this many
     # days (and that runs nothing and is no workflow's current version): see machines.py.
     machine_gc_grace_days: float = Field(default=7, ge=0)
+    # Metrics (orchestration_core.metrics): their namespace, and the stack's name as a dimension.
+    metrics_namespace: str = "Orchestration"
+    stack_name: str = ""
 
     @field_validator("state_machine_prefix")
     @classmethod
@@ -82,4 +85,6 @@ def get_settings() -> Settings:
         state_machine_log_group_arn=os.environ.get("STATE_MACHINE_LOG_GROUP_ARN", ""),
         state_machine_log_level=os.environ.get("STATE_MACHINE_LOG_LEVEL") or "OFF",
         machine_gc_grace_days=float(os.environ.get("MACHINE_GC_GRACE_DAYS") or 7),
+        metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Orchestration",
+        stack_name=os.environ.get("STACK_NAME", ""),
     )
