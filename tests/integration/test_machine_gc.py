@@ -7,6 +7,7 @@ injected: the collection runs "30 days later" with the default grace period of 7
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -94,6 +95,18 @@ def run(svc: Services, api: Api, tenant: str, workflow_id: str, **parameters: An
     return executions.start_execution(svc, tenant, workflow_id, parameters)
 
 
+def ended(svc: Services, api: Api, ex: Execution, timeout: float = 60.0) -> str:
+    """Wait until the record and the Step Functions execution have both ended (the record is
+    written by the machine's last steps, a moment before the machine itself stops); fail at
+    the deadline. Returns the record's status."""
+    status = str(wait_for(api, ex.id, timeout)["status"])
+    deadline = time.monotonic() + timeout
+    while svc.engine.describe(ex.sfn_execution_arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"the machine of {ex.id} never stopped"
+        time.sleep(0.05)
+    return status
+
+
 def noop(name: str) -> list[dict[str, Any]]:
     return [{"name": name, "type": "noop"}]
 
@@ -102,7 +115,7 @@ def test_a_machine_nothing_uses_is_deleted(svc: Services, api: Api, tenant: str)
     # Given a machine whose workflow moved on to another version, and one no execution ever used
     wid = workflow(api, noop(f"old-{tenant}"))
     old = run(svc, api, tenant, wid)
-    assert wait_for(api, old.id)["status"] == "completed"
+    assert ended(svc, api, old) == "completed"
     change_tasks(api, wid, noop(f"new-{tenant}"))
     unused = svc.engine.ensure_state_machine(executions._definition(svc, tenant, (noop_task(tenant),)))
     # When the dispatcher's collection runs after the grace period
@@ -121,7 +134,7 @@ def noop_task(tenant: str) -> TaskDef:
 def test_nothing_is_deleted_within_the_grace_period(svc: Services, api: Api, tenant: str) -> None:
     wid = workflow(api, noop(f"young-{tenant}"))
     ex = run(svc, api, tenant, wid)
-    assert wait_for(api, ex.id)["status"] == "completed"
+    assert ended(svc, api, ex) == "completed"
     change_tasks(api, wid, noop(f"younger-{tenant}"))
     # Created and run now: six days later it is still within the grace period
     report = collect_pass(svc, later=timedelta(days=6))
@@ -137,7 +150,7 @@ def test_a_machine_with_a_running_execution_is_kept(svc: Services, api: Api, ten
     gate(held_key).wait_entered()
     gate(quick_key).open()
     quick = run(svc, api, tenant, wid, key=quick_key)
-    assert wait_for(api, quick.id)["status"] == "completed"
+    assert ended(svc, api, quick) == "completed"
     change_tasks(api, wid, noop(f"after-{tenant}"))
     try:
         # When the collection runs: the machine stays (an older execution still runs)
@@ -146,7 +159,7 @@ def test_a_machine_with_a_running_execution_is_kept(svc: Services, api: Api, ten
         assert report.kept == {"running": 1} and not report.deleted, report
     finally:
         gate(held_key).open()
-    assert wait_for(api, held.id)["status"] == "completed"
+    assert ended(svc, api, held) == "completed"
     # Once it ended, the next pass deletes the machine
     assert collect_pass(svc).deleted == [held.state_machine_arn.rsplit(":", 1)[1]]
 
@@ -157,7 +170,7 @@ def test_the_current_versions_machine_is_kept_and_recreated_if_gone(
     # Given a workflow whose current version ran once, long ago
     wid = workflow(api, noop(f"current-{tenant}"))
     first = run(svc, api, tenant, wid)
-    assert wait_for(api, first.id)["status"] == "completed"
+    assert ended(svc, api, first) == "completed"
     # When the collection runs: its machine is its current version's, and stays
     report = collect_pass(svc)
     assert first.state_machine_arn in machines(svc)
@@ -166,7 +179,7 @@ def test_the_current_versions_machine_is_kept_and_recreated_if_gone(
     svc.engine.sfn.delete_state_machine(stateMachineArn=first.state_machine_arn)
     second = run(svc, api, tenant, wid)
     assert second.state_machine_arn == first.state_machine_arn in machines(svc)
-    assert wait_for(api, second.id)["status"] == "completed"
+    assert ended(svc, api, second) == "completed"
 
 
 def test_a_machine_a_pending_record_names_is_kept(svc: Services, api: Api, tenant: str) -> None:
