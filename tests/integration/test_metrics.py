@@ -4,6 +4,7 @@ the embedded runtime otherwise (POWERTOOLS_METRICS_DISABLED, which it sets)."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,22 @@ def total(docs: list[dict[str, Any]], name: str) -> float:
     return found
 
 
+def printed_until(
+    capsys: pytest.CaptureFixture[str], name: str, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """The EMF documents printed so far and until one counts ``name`` (the task runner writes
+    its counts when its invocation returns, a moment after the record it wrote); fails at the
+    deadline."""
+    docs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        docs += emf(capsys.readouterr().out)
+        if total(docs, name) >= 1:
+            return docs
+        assert time.monotonic() < deadline, f"no {name} was printed: {docs}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
@@ -52,7 +69,7 @@ def test_an_execute_and_its_task_runs_are_counted(
     capsys.readouterr()
     eid = execute(api, [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "dependsOn": ["a"]}])
     assert wait_for(api, eid)["status"] == "completed"
-    docs = emf(capsys.readouterr().out)
+    docs = printed_until(capsys, "ExecutionsCompleted")
     assert total(docs, "ExecutionsStarted") >= 1
     assert total(docs, "TasksRun") >= 2
     assert total(docs, "ExecutionsCompleted") >= 1
@@ -70,7 +87,7 @@ def test_a_failed_execution_is_counted(
     capsys.readouterr()
     eid = execute(api, [{"name": "f", "type": "fail"}])
     assert wait_for(api, eid)["status"] == "failed"
-    docs = emf(capsys.readouterr().out)
+    docs = printed_until(capsys, "ExecutionsFailed")
     assert total(docs, "ExecutionsFailed") >= 1
     assert total(docs, "TasksRun") >= 1
 
