@@ -538,8 +538,9 @@ def _collect_machine_of(
     monkeypatch.setenv("MACHINE_GC_GRACE_DAYS", "0")
     get_settings.cache_clear()
     try:
-        # Each tick lists a page and deletes a few: enough ticks to pass every page a few times.
-        for _ in range((len(_machines()) // 50 + 2) * 5):
+        # Each tick checks at most 10 machines (here every machine is idle): enough ticks to
+        # go through the whole list three times (a machine still running is kept on a pass).
+        for _ in range((len(_machines()) // 10 + 2) * 3):
             report = runtime.functions.invoke(
                 "SchedulerDispatchFunction", scheduled_event("SchedulerDispatchFunction", clock.now())
             )
