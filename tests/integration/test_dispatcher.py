@@ -141,7 +141,8 @@ def test_racing_dispatchers_start_each_fire_once(
     for th in threads:
         th.start()
     for th in threads:
-        th.join(60)
+        th.join(300)  # a deadline that fails below, not a wait that is assumed long enough
+    assert not any(th.is_alive() for th in threads), "a racing dispatcher did not finish in 300 s"
     assert len(reports) == 6
     page = runs_of(api, wid)
     assert page["total"] == 5
@@ -386,14 +387,18 @@ def test_an_update_during_a_pending_fire_keeps_the_fire(
     monkeypatch.setattr(executions, "start_execution", flaky)
     now = at(sc["nextRunAt"], 1)
     assert dispatch(now, workers=1).retrying == 1
-    status, _, updated = api.call("PUT", f"/schedules/{sc['id']}", {"cronExpression": "@daily"})
+    # Re-timed to a daily slot twelve hours from the fire, so the update's nextRunAt is never
+    # due at the retry tick below, whatever the time of day the test runs.
+    daily = f"0 {(at(sc['nextRunAt']) + timedelta(hours=12)).hour} * * *"
+    status, _, updated = api.call("PUT", f"/schedules/{sc['id']}", {"cronExpression": daily})
     assert status == 200
+    assert updated["nextRunAt"] > clock.iso(now + timedelta(minutes=1))
     assert stored(tenant, sc["id"]).pending_fire is not None
     assert dispatch(now + timedelta(minutes=1)).recovered == 1
     assert runs_of(api, wid)["total"] == 1
     after = stored(tenant, sc["id"])
     assert after.pending_fire is None and after.last_run_at == sc["nextRunAt"]
-    assert after.next_run_at == updated["nextRunAt"] and after.cron_expression == "@daily"
+    assert after.next_run_at == updated["nextRunAt"] and after.cron_expression == daily
 
 
 def test_the_dispatcher_function_reads_the_tick_from_the_event(runtime: Runtime, api: Api) -> None:
@@ -464,9 +469,10 @@ def test_schedules_created_and_deleted_while_ticks_run_stay_consistent(api: Api,
     for th in threads:
         th.start()
     for th in threads[1:]:
-        th.join(120)
+        th.join(300)
     stop.set()
-    threads[0].join(120)
+    threads[0].join(300)
+    assert not any(th.is_alive() for th in threads), "a ticker or writer did not finish in 300 s"
 
     # Then no fire failed (a claim may lose to a concurrent delete: counted as lost), every live
     # schedule is listed exactly once with an exact total, deleted ones are gone, and no
