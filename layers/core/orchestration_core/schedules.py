@@ -5,8 +5,9 @@ tests drive the dispatcher through any tick, outage or DST change they like.
 
 Firing (``dispatch_due``), run once a minute by the EventBridge rule:
 
-1. Read each due shard of GSI2 (``dueAt <= now``), oldest first, no scan; re-read each page
-   consistently (one BatchGetItem per 100 schedules), since the index is eventually consistent.
+1. Read each due shard of GSI2 (``dueAt <= now``, keys only), oldest first, no scan; read the
+   schedules consistently (one BatchGetItem per 100), since the index is eventually
+   consistent. Workers fire one page while the next is read.
 2. **Decide** the slot: the first fire *strictly after now* becomes ``nextRunAt`` (so after an
    outage an overdue schedule fires once, not once per missed slot); the slot is skipped
    (inactive workflow, outside the catch-up window, ``skip`` overlap), held (``bufferOne``) or
@@ -14,8 +15,8 @@ Firing (``dispatch_due``), run once a minute by the EventBridge rule:
    (:func:`fire_execution_id`).
 3. **Start** it: ``executions.start_execution`` is idempotent on that id (a conditional put of
    the record, and a Step Functions execution named by the id).
-4. **Record** the fire with *one* conditional UpdateItem (condition: ``revision`` and
-   ``nextRunAt`` are what was read, ``enabled``, no ``pendingFire``): ``nextRunAt`` advanced,
+4. **Record** the fire with *one* conditional UpdateItem (condition: the ``revision`` read, so
+   the schedule is as it was read: enabled, at that slot, no ``pendingFire``): ``nextRunAt`` advanced,
    ``lastRunAt``/``lastExecutionId`` (or ``lastSkippedAt``, ``lastError``), the recent action,
    and the due-index entry moved to the new ``nextRunAt``.
 
@@ -51,7 +52,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -577,15 +578,14 @@ def dispatch_due(
     deadline = None if budget_seconds is None else began + budget_seconds
     tick = _Tick(now, store, svc, start, deadline)
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="dispatch") as pool:
+        pending: list[Future[None]] = []
         for shard in shards:
-            for page in store.due_pages(shard, tick.now_iso):
+            for page in store.due_pages(shard, tick.now_iso):  # read consistently, see there
                 tick.report.due += len(page)
-                # The index is eventually consistent and a run is started before the write that
-                # records it: act only on what a consistent read says (one BatchGetItem per 100).
-                fresh = [
-                    sc for sc in store.get_many(page) if sc.due_at is not None and sc.due_at <= tick.now_iso
-                ]
-                list(pool.map(tick.handle, fresh))
+                # The workers fire this page while the next one is read.
+                pending.extend(pool.submit(tick.handle, sc) for sc in page)
+        for done in pending:
+            done.result()
     tick.report.seconds = round(time.monotonic() - began, 3)
     return tick.report
 
@@ -699,13 +699,9 @@ class _Tick:
                 new, outcome = self._started(new.with_changes(pending_fire=None), pending)
                 if outcome == "removed":
                     return
-            written = self._write(
-                sc,
-                new,
-                "#next = :read AND #enabled = :on AND attribute_not_exists(#pending)",
-                {":read": read, ":on": True},
-                {"#next": "nextRunAt", "#enabled": "enabled", "#pending": "pendingFire"},
-            )
+            # Conditional on the revision read (consistently) alone: unchanged since, the item
+            # is still enabled, at this slot and with no pending fire, as it was read.
+            written = self._write(sc, new)
             if written is not None:
                 self._count(outcome, sc.id, pending)
                 return
@@ -724,18 +720,11 @@ class _Tick:
             sc = fresh
         self.report.count("lost")
 
-    def _write(
-        self,
-        old: Schedule,
-        new: Schedule,
-        condition: str | None = None,
-        values: dict[str, Any] | None = None,
-        names: dict[str, str] | None = None,
-    ) -> Schedule | None:
-        """The one conditional write of a fire: ``old``'s revision still stored and ``condition``
-        holds (None: the schedule changed since it was read)."""
+    def _write(self, old: Schedule, new: Schedule) -> Schedule | None:
+        """The one conditional write of a fire, if ``old``'s revision is still the stored one
+        (None: the schedule changed since it was read)."""
         try:
-            return self.store.save(old, new, condition, values, names)
+            return self.store.save(old, new)
         except ConditionFailed:
             return None
 

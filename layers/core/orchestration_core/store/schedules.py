@@ -212,12 +212,6 @@ class ScheduleStore:
         item = self.table.get(pk(tenant_id, schedule_id), SK)
         return from_item(item) if item else None
 
-    def get_many(self, schedules: list[Schedule]) -> list[Schedule]:
-        """Consistent re-reads of ``schedules`` (e.g. entries of the due index, which is read
-        eventually consistently); the ones deleted meanwhile are left out."""
-        items = self.table.get_many([(pk(sc.tenant_id, sc.id), SK) for sc in schedules])
-        return [from_item(item) for item in items]
-
     def create(self, sc: Schedule) -> None:
         self.table.transact(
             [
@@ -295,15 +289,19 @@ class ScheduleStore:
         )
 
     def due_pages(self, shard: int, now_iso: str, page_size: int = 500) -> Iterator[list[Schedule]]:
-        """Pages of the schedules of one shard due at ``now_iso`` (dueAt <= now), oldest first.
+        """Pages of the schedules of one shard due at ``now_iso`` (dueAt <= now), oldest first,
+        each read consistently.
 
-        Reads the index, which is eventually consistent: the dispatcher re-reads each page with
-        :meth:`get_many` before it acts, and every write it makes is conditional.
+        The index is eventually consistent and the dispatcher starts a run before the write
+        that records it, so the index gives keys only (``PK``/``SK``: a small answer) and the
+        schedules themselves come from one consistent BatchGetItem per 100; an entry the
+        schedule has moved on from (no longer due, or deleted) is left out.
         """
         kwargs: dict[str, Any] = {
             "TableName": self.table.name,
             "IndexName": f"GSI{DUE_INDEX}",
             "KeyConditionExpression": "#pk = :pk AND #sk <= :bound",
+            "ProjectionExpression": "PK, SK",
             "ExpressionAttributeNames": {"#pk": f"GSI{DUE_INDEX}PK", "#sk": f"GSI{DUE_INDEX}SK"},
             "ExpressionAttributeValues": serialize(
                 {":pk": due_partition(shard), ":bound": now_iso + _BOUND_SUFFIX}
@@ -313,9 +311,11 @@ class ScheduleStore:
         }
         while True:
             resp = self.table._call(self.table.client.query, **kwargs)
-            items = [from_item(deserialize(i)) for i in resp.get("Items", [])]
-            if items:
-                yield items
+            keys = [(k["PK"], k["SK"]) for k in (deserialize(i) for i in resp.get("Items", []))]
+            fresh = [from_item(item) for item in self.table.get_many(keys)] if keys else []
+            due = [sc for sc in fresh if sc.due_at is not None and sc.due_at <= now_iso]
+            if due:
+                yield due
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
