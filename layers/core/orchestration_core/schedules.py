@@ -578,13 +578,16 @@ def dispatch_due(
     deadline = None if budget_seconds is None else began + budget_seconds
     tick = _Tick(now, store, svc, start, deadline)
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="dispatch") as pool:
-        pending: list[Future[None]] = []
+        firing: list[Future[None]] = []
         for shard in shards:
             for page in store.due_pages(shard, tick.now_iso):  # read consistently, see there
                 tick.report.due += len(page)
-                # The workers fire this page while the next one is read.
-                pending.extend(pool.submit(tick.handle, sc) for sc in page)
-        for done in pending:
+                # One page is read ahead while the workers fire the one before it, no more (reads
+                # must not crowd out the fires when the store, like the embedded one, is shared).
+                for done in firing:
+                    done.result()
+                firing = [pool.submit(tick.handle, sc) for sc in page]
+        for done in firing:
             done.result()
     tick.report.seconds = round(time.monotonic() - began, 3)
     return tick.report
