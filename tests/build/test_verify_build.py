@@ -40,3 +40,23 @@ def test_built_functions_run_the_seed_flow() -> None:
         pytest.fail(f"verify-build still running after {HANG} s (a hung function?)\n{err.stdout!r}")
     print(proc.stdout)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
+
+
+def test_the_cold_import_benchmark_runs_on_the_built_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench.cold_imports in CI: it must run and print its figures; it never fails on time."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.cold_imports", "--quick", "--repeat", "1"],
+            cwd=lambda_env.REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=HANG,
+        )
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"bench.cold_imports still running after {HANG} s\n{err.stdout!r}")
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("cold start vs import boto3"), last
+    with capsys.disabled():  # the figure, in CI's log
+        print(f"\n{last}")
