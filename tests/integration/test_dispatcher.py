@@ -209,6 +209,20 @@ def test_a_disabled_schedule_does_not_fire(api: Api) -> None:
     assert runs_of(api, wid)["total"] == 0
 
 
+def _unavailable_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """start_execution answers 503 once (Step Functions refused), then starts as usual."""
+    real = executions.start_execution
+    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executions, "start_execution", flaky)
+
+
 def _crash_once(monkeypatch: pytest.MonkeyPatch, after_start: bool) -> list[str]:
     """start_execution dies once: before it does anything, or right after it started the run."""
     real = executions.start_execution
@@ -296,16 +310,7 @@ def test_a_transient_start_failure_is_retried_by_a_later_tick(
 ) -> None:
     wid = workflow(api)
     sc = schedule(api, wid, "@hourly")
-    real = executions.start_execution
-    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        err = next(failures, None)
-        if err is not None:
-            raise err
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(executions, "start_execution", flaky)
+    _unavailable_once(monkeypatch)
     now = at(sc["nextRunAt"], 1)
     first = dispatch(now)
     assert first.retrying >= 1 and first.started == 0
@@ -378,16 +383,7 @@ def test_an_update_during_a_pending_fire_keeps_the_fire(
 ) -> None:
     wid = workflow(api)
     sc = schedule(api, wid, "@hourly", parameters={"v": 1})
-    real = executions.start_execution
-    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        err = next(failures, None)
-        if err is not None:
-            raise err
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(executions, "start_execution", flaky)
+    _unavailable_once(monkeypatch)
     now = at(sc["nextRunAt"], 1)
     assert dispatch(now, workers=1).retrying == 1
     # Re-timed to a daily slot twelve hours from the fire, so the update's nextRunAt is never
