@@ -146,22 +146,19 @@ def uv() -> Path | None:
     if not executable.exists():
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run(
-                [
-                    str(venv / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "uv",
-                ],
-                check=True,
-            )
+            _pip_install(venv, ["uv"])
         except (OSError, subprocess.CalledProcessError):
             shutil.rmtree(venv, ignore_errors=True)
             return None
     return executable
+
+
+def _pip_install(venv: Path, requirements: list[str]) -> None:
+    """pip install ``requirements`` into the venv at ``venv``, quietly."""
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements], check=True
+    )
 
 
 def install_venv(venv: Path, python: Path | str, requirements: list[str]) -> None:
@@ -187,18 +184,7 @@ def install_venv(venv: Path, python: Path | str, requirements: list[str]) -> Non
         except (OSError, subprocess.CalledProcessError):
             shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            *requirements,
-        ],
-        check=True,
-    )
+    _pip_install(venv, requirements)
 
 
 def sam_cli() -> Path:
