@@ -14,7 +14,7 @@ from orchestration_core.pagination import resolve_position
 from orchestration_core.store.table import backoff
 from orchestration_core.store.workflows import ConditionFailed, WorkflowStore
 
-_UPDATE_RETRIES = 12
+_UPDATE_RETRIES = 16
 
 
 def _task_defs(tasks: list[TaskIn]) -> tuple[TaskDef, ...]:

@@ -37,8 +37,10 @@ _BATCH_GET = 100  # BatchGetItem's limit
 
 
 def backoff(attempt: int) -> None:
-    """Jittered pause before retrying a write that lost a race (spreads racing writers)."""
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+    """Jittered pause before retrying a write that lost a race (spreads racing writers): up to
+    5 ms * 2^attempt, at most 1 s, so many writers of one item (16 in the tests) spread out
+    instead of losing to each other until their retries run out."""
+    time.sleep(random.uniform(0, min(1.0, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
 class ConditionFailed(Exception):
