@@ -1,41 +1,22 @@
 """moto, in-process: start it, make it safe under threads, create the tables, keep the data.
 
-This is the only module that reaches into moto's internals (moto is pinned to a minor
-range in pyproject.toml; tests/integration/test_moto_hooks.py fails loudly if a hook stops
-working):
+This is the only module that replaces moto internals, and ``HOOKS`` below lists every one it
+replaces (moto is pinned to a minor range in pyproject.toml; tests/integration/test_moto_hooks.py
+checks each entry, and ``hooks_installed()`` checks them all at run time). ``RELIED_ON`` lists
+the moto internals it reads or calls without replacing them. Nothing else in the repository
+patches moto: code that wants to see DynamoDB requests (the benchmarks) uses
+``add_dynamodb_observer``.
 
-- DynamoDB requests are serialised with one lock, so a conditional write is atomic with
-  respect to other threads, as it is in DynamoDB.
-- Lambda invocations (Step Functions' Task states) run in-process: ``LambdaFunction._invoke_lambda``
-  is routed to the Python callable registered for the function's name (moto would need Docker).
-- A DynamoDB transaction backs up only the items it touches (moto deep-copies every table it
-  touches, once per operation: 2 s and ~26 MB per write with 5,000 items stored), and moto's
-  registry of every model instance ever created (kept for its dashboard) is emptied now and
-  then, so a long-running server neither slows down nor grows with each write.
-- Every successful write is journaled before it is answered (orchestration_local/durability.py
-  keeps the files): inside the lock, the wrapper of ``DynamoHandler.call_action`` reads the
-  request (``self.body``), the table's key schema (``DynamoDBBackend.get_table``,
-  ``Table.hash_key_attr``/``range_key_attr``), the before- and after-images of every item it
-  touches (``DynamoHandler.dynamodb_backend``, ``DynamoDBBackend.get_item`` and
-  ``Item.to_json()["Attributes"]``), and appends one record. If the record cannot be written,
-  the before-images are put back (``DynamoDBBackend.put_item``/``delete_item``) and the call
-  answers ``PersistenceUnavailable`` (a 400 botocore does not retry; the core answers 503).
-- A Query of the table itself (not an index) reads only its partition: ``Table.query`` is
-  wrapped to hand moto's own query the partition's items (``Table.items[hash_key]``) in place
-  of ``Table.all_items()``, which sorts every item of the table on each call (measured: a
-  GET of one execution cost O(table) and the test suite's runtime doubled as its table grew).
-- DynamoDB's data-plane answers (GetItem, Query, BatchGetItem, writes with ReturnValues, ...)
-  are a ``json.dumps`` of moto's result (``DynamoHandler.serialized`` is wrapped), not moto's
-  walk of botocore's output shapes, which cost ~20 ms per returned item.
-- Step Functions: a definition is parsed once, not at every start
-  (``AmazonStateLanguageParser.parse`` is memoised by definition text: 0.5-0.75 s for a 50-task
-  machine's 64 KiB; the parsed program is a tree of evaluation components that keep their
-  state in each execution's environment, as moto's own Map state relies on when it evaluates
-  one tree for many items at once), and a Lambda Task reuses one boto3 client
-  (``lambda_eval_utils.boto_client_for``; moto built a client for every invoke).
-- At start, the last snapshot and the journal after it are written straight into moto's
-  backend (``moto.dynamodb.models.dynamodb_backends[moto.core.models.DEFAULT_ACCOUNT_ID][region]``,
-  ``put_item``/``delete_item``): no boto3 call per item.
+How the journal reaches into moto: inside the lock, the wrapper of ``DynamoHandler.call_action``
+reads the request (``self.body``), the table's key schema (``DynamoDBBackend.get_table``,
+``Table.hash_key_attr``/``range_key_attr``), the before- and after-images of every item it
+touches (``DynamoHandler.dynamodb_backend``, ``DynamoDBBackend.get_item`` and
+``Item.to_json()["Attributes"]``), and appends one record. If the record cannot be written, the
+before-images are put back (``DynamoDBBackend.put_item``/``delete_item``) and the call answers
+``PersistenceUnavailable`` (a 400 botocore does not retry; the core answers 503). At start, the
+last snapshot and the journal after it are written straight into moto's backend
+(``dynamodb_backends[DEFAULT_ACCOUNT_ID][region]``, ``put_item``/``delete_item``): no boto3
+call per item.
 """
 
 from __future__ import annotations
@@ -46,7 +27,9 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -60,6 +43,160 @@ WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteIte
 _dynamodb_lock = threading.RLock()
 _installed = False
 log = logging.getLogger("orchestration.store")
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One moto internal: ``target`` is ``"module:attribute.path"``."""
+
+    target: str
+    why: str
+
+    @property
+    def module(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.target.split(":", 1)[1].split("."))
+
+
+# Every moto internal this module replaces (each replacement keeps the original as __wrapped__).
+HOOKS: tuple[Hook, ...] = (
+    Hook(
+        "moto.dynamodb.responses:DynamoHandler.call_action",
+        "one lock for every DynamoDB request (a conditional write is atomic with respect to other "
+        "threads, as in DynamoDB); every write is journaled before it is answered; observers "
+        "(add_dynamodb_observer) hear of each request",
+    ),
+    Hook(
+        "moto.dynamodb.responses:DynamoHandler.serialized",
+        "data-plane answers (GetItem, Query, BatchGetItem, writes...) are a json.dumps of moto's "
+        "result, not its walk of botocore's output shapes (~20 ms per returned item)",
+    ),
+    Hook(
+        "moto.dynamodb.models:copy",
+        "the models module's `copy`: its deepcopy hands a Table back uncopied (moto deep-copied every "
+        "table a transaction touched: 2 s and ~26 MB per write with 5,000 items stored)",
+    ),
+    Hook(
+        "moto.dynamodb.models:DynamoDBBackend.transact_write_items",
+        "backs up only the items a transaction touches and puts them back if it is cancelled; "
+        "every 500 transactions empties moto's registry of model instances (reset_model_data)",
+    ),
+    Hook(
+        "moto.dynamodb.models.table:Table.query",
+        "a Query of the table (not an index) reads its partition, not all_items(), which sorts "
+        "every item of the table on each call",
+    ),
+    Hook(
+        "moto.awslambda.models:LambdaFunction._invoke_lambda",
+        "Lambda invocations (Step Functions' Task states, boto3) call the in-process callable "
+        "registered for the function (moto would need Docker); prunes moto's TMP_THREADS",
+    ),
+    Hook(
+        "moto.stepfunctions.parser.asl.parse.asl_parser:AmazonStateLanguageParser.parse",
+        "memoised by definition text: 0.5-0.75 s per start of a 50-task machine's 64 KiB definition",
+    ),
+    Hook(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils:boto_client_for",
+        "one boto3 client per (region, service) for every Lambda Task (moto built one per invoke)",
+    ),
+)
+
+# moto internals read or called here without being replaced.
+RELIED_ON: tuple[Hook, ...] = (
+    Hook(
+        "moto.dynamodb.responses:DynamoHandler._get_action", "the action of a request (journal, serializer)"
+    ),
+    Hook("moto.dynamodb.responses:DynamoHandler.dynamodb_backend", "the backend a request writes"),
+    Hook("moto.dynamodb.responses:DynamoResult", "the result type the serializer dumps"),
+    Hook("moto.dynamodb.models:dynamodb_backends", "start-up replay writes straight into the backend"),
+    Hook("moto.dynamodb.models.table:Table.all_items", "shadowed per call by the partition query"),
+    Hook("moto.core.models:DEFAULT_ACCOUNT_ID", "the account of the backend"),
+    Hook("moto.core.model_instances:reset_model_data", "empties moto's registry of model instances"),
+    Hook("moto.core.utils:get_service_model", "the output shapes the serializer keeps to"),
+    Hook("moto.stepfunctions.parser.utils:TMP_THREADS", "moto's list of every thread it started: pruned"),
+)
+
+
+def _walk(module: str, path: tuple[str, ...], target: str, why: str) -> Any:
+    import importlib
+
+    try:
+        value: Any = importlib.import_module(module)
+        for name in path:
+            value = getattr(value, name)
+    except (ImportError, AttributeError) as err:
+        raise RuntimeError(
+            f"moto internal {target} is gone ({err}); the embedded runtime relies on it ({why}): "
+            "adapt orchestration_local/aws.py to this moto version"
+        ) from err
+    return value
+
+
+def resolve(hook: Hook) -> Any:
+    """The object ``hook.target`` names now; if moto moved or renamed it, raises naming it."""
+    return _walk(hook.module, hook.path, hook.target, hook.why)
+
+
+_replaced: dict[str, Any] = {}  # target -> the replacement installed
+
+
+def _replace(target: str, make: Callable[[Any], Any]) -> None:
+    """Replace the moto internal ``target`` (an entry of HOOKS) by ``make(original)``, once;
+    the replacement keeps the original as ``__wrapped__``."""
+    if target in _replaced:
+        return
+    hook = next(h for h in HOOKS if h.target == target)
+    original = resolve(hook)
+    replacement = make(original)
+    if getattr(replacement, "__wrapped__", None) is not original:
+        replacement.__wrapped__ = original
+    owner = _walk(hook.module, hook.path[:-1], hook.target, hook.why)
+    if isinstance(owner, type) and isinstance(owner.__dict__.get(hook.path[-1]), staticmethod):
+        setattr(owner, hook.path[-1], staticmethod(replacement))
+    else:
+        setattr(owner, hook.path[-1], replacement)
+    _replaced[target] = replacement
+
+
+def hooks_installed() -> bool:
+    """Every entry of HOOKS is replaced by this module's own replacement (not another patch)."""
+    return all(h.target in _replaced and resolve(h) is _replaced[h.target] for h in HOOKS)
+
+
+# -- observers of DynamoDB requests ------------------------------------------------------------
+DynamoDBObserver = Callable[[str, float], None]
+_observers: tuple[DynamoDBObserver, ...] = ()
+_observers_lock = threading.Lock()
+
+
+def add_dynamodb_observer(callback: Callable[[str, float], None]) -> Callable[[], None]:
+    """Call ``callback(action, seconds)`` after every DynamoDB request moto handles in this
+    process (in the thread that made it, outside the lock; seconds include waiting for the lock
+    and journaling). Returns the function that removes it."""
+    global _observers
+    with _observers_lock:
+        _observers = (*_observers, callback)
+
+    def remove() -> None:
+        global _observers
+        with _observers_lock:
+            remaining = list(_observers)
+            if callback in remaining:
+                remaining.remove(callback)
+            _observers = tuple(remaining)
+
+    return remove
+
+
+def _notify(action: str, seconds: float) -> None:
+    for observer in _observers:
+        try:
+            observer(action, seconds)
+        except Exception:  # an observer's bug must not fail the request it observed
+            log.exception("a DynamoDB observer failed on %s", action)
 
 
 def set_local_environment() -> None:
@@ -77,25 +214,29 @@ def install_hooks() -> None:
     global _installed
     if _installed:
         return
-    from moto.dynamodb.responses import DynamoHandler
-
-    original: Callable[[Any], Any] = DynamoHandler.call_action
-
-    def call_action(self: Any) -> Any:
-        store = _store
-        action = self._get_action()
-        if store is None or action not in WRITE_ACTIONS:
-            with _dynamodb_lock:
-                return original(self)
-        return _journaled_call(self, original, store, action)
-
-    call_action.__wrapped__ = original  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _replace("moto.dynamodb.responses:DynamoHandler.call_action", _make_call_action)
     _install_transaction_hook()
     _install_partition_query_hook()
     _install_serializer_hook()
     _install_step_functions_hooks()
     _installed = True
+
+
+def _make_call_action(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def call_action(self: Any) -> Any:
+        started = time.perf_counter()
+        store = _store
+        action = self._get_action()
+        try:
+            if store is None or action not in WRITE_ACTIONS:
+                with _dynamodb_lock:
+                    return original(self)
+            return _journaled_call(self, original, store, action)
+        finally:
+            if _observers:
+                _notify(action, time.perf_counter() - started)
+
+    return call_action
 
 
 # -- the journal --------------------------------------------------------------------------------
@@ -256,6 +397,8 @@ def _install_transaction_hook() -> None:
         """moto backs up whole tables with copy.deepcopy; hand tables back uncopied instead
         (the wrapper below restores the touched items itself)."""
 
+        __wrapped__ = copy
+
         def __getattr__(self, name: str) -> Any:
             return getattr(copy, name)
 
@@ -265,47 +408,48 @@ def _install_transaction_hook() -> None:
                 return value
             return copy.deepcopy(value, memo)
 
-    models.copy = _NoTableCopies()  # type: ignore[attr-defined,assignment]
-    original = models.DynamoDBBackend.transact_write_items
+    _replace("moto.dynamodb.models:copy", lambda original: _NoTableCopies())
 
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backups: list[tuple[str, dict[str, Any], Any]] = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key")
-            if key is None and "Item" in op:
-                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
-            if key is None:
-                continue
-            with contextlib.suppress(Exception):  # a malformed key fails in moto's own checks
-                current = self.get_item(op["TableName"], key)
-                backups.append(
-                    (
-                        op["TableName"],
-                        key,
-                        copy.deepcopy(current.to_json()["Attributes"]) if current else None,
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+            backups: list[tuple[str, dict[str, Any], Any]] = []
+            for entry in transact_items:
+                op = next(iter(entry.values()))
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op.get("Key")
+                if key is None and "Item" in op:
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                if key is None:
+                    continue
+                with contextlib.suppress(Exception):  # a malformed key fails in moto's own checks
+                    current = self.get_item(op["TableName"], key)
+                    backups.append(
+                        (
+                            op["TableName"],
+                            key,
+                            copy.deepcopy(current.to_json()["Attributes"]) if current else None,
+                        )
                     )
-                )
-        try:
-            original(self, transact_items)
-        except (TransactionCanceledException, MultipleTransactionsException, MockValidationException):
-            for table_name, key, attributes in reversed(backups):
-                if attributes is None:
-                    with contextlib.suppress(Exception):
-                        self.delete_item(table_name, key)
-                else:
-                    self.put_item(table_name, attributes)
-            raise
-        finally:
-            _forget_tracked_instances()
+            try:
+                original(self, transact_items)
+            except (TransactionCanceledException, MultipleTransactionsException, MockValidationException):
+                for table_name, key, attributes in reversed(backups):
+                    if attributes is None:
+                        with contextlib.suppress(Exception):
+                            self.delete_item(table_name, key)
+                    else:
+                        self.put_item(table_name, attributes)
+                raise
+            finally:
+                _forget_tracked_instances()
 
-    transact_write_items.__wrapped__ = original  # type: ignore[attr-defined]
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        return transact_write_items
+
+    _replace("moto.dynamodb.models:DynamoDBBackend.transact_write_items", make)
 
 
 LambdaCallable = Callable[[Any], Any]
@@ -318,12 +462,10 @@ def register_lambda(function_name: str, target: LambdaCallable) -> None:
 
 
 def install_lambda_hook() -> None:
-    from moto.awslambda.models import LambdaFunction
+    _replace("moto.awslambda.models:LambdaFunction._invoke_lambda", _make_invoke)
 
-    if hasattr(LambdaFunction._invoke_lambda, "__wrapped__"):
-        return
-    original = LambdaFunction._invoke_lambda
 
+def _make_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
     def invoke(self: Any, event: Any = None) -> tuple[str, bool, str]:
         target = _lambda_targets.get(self.function_name)
         if target is None:
@@ -340,8 +482,7 @@ def install_lambda_hook() -> None:
             _prune_threads()
         return json.dumps(output, default=str), False, ""
 
-    invoke.__wrapped__ = original  # type: ignore[attr-defined]
-    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+    return invoke
 
 
 def _prune_threads() -> None:
@@ -397,9 +538,10 @@ def create_lambda_functions(names: list[str]) -> None:
 
 
 def _install_partition_query_hook() -> None:
-    from moto.dynamodb.models.table import Table
+    _replace("moto.dynamodb.models.table:Table.query", _make_partition_query)
 
-    original = Table.query
+
+def _make_partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
     index_position = 7  # query(hash_key, range_comparison, ..., projection_expressions, index_name, ...)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -417,8 +559,7 @@ def _install_partition_query_hook() -> None:
         finally:
             del self.all_items
 
-    query.__wrapped__ = original  # type: ignore[attr-defined]
-    Table.query = query  # type: ignore[method-assign]
+    return query
 
 
 # Data-plane answers: items, keys, counts and capacity only (plain JSON, bytes as base64).
@@ -461,42 +602,45 @@ def _install_serializer_hook() -> None:
     the plain dump is the same document (the test in test_moto_hooks compares the two).
     """
     from moto.core.utils import get_service_model
-    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+    from moto.dynamodb.responses import DynamoResult
 
-    original = DynamoHandler.serialized
     model = get_service_model("dynamodb")
     # moto's results carry a few keys of their own (e.g. DeleteItem's ConsumedCapacityUnits)
     # that its serializer drops as not in the output shape: keep the shape's members only.
     members = {action: set(model.operation_model(action).output_shape.members) for action in _FAST_SERIALIZED}
 
-    def serialized(self: Any, action_result: Any) -> Any:
-        action = self._get_action()
-        if type(action_result) is not DynamoResult or action not in members:
-            return original(self, action_result)
-        wanted = members[action]
-        raw = cast("dict[str, Any]", action_result.result)  # a dict for every data-plane action
-        result = {k: v for k, v in raw.items() if k in wanted}
-        body = json.dumps(_without_none(result), default=_json_default)
-        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers, "status": 200}
-        return 200, headers, body
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def serialized(self: Any, action_result: Any) -> Any:
+            action = self._get_action()
+            if type(action_result) is not DynamoResult or action not in members:
+                return original(self, action_result)
+            wanted = members[action]
+            raw = cast("dict[str, Any]", action_result.result)  # a dict for every data-plane action
+            result = {k: v for k, v in raw.items() if k in wanted}
+            body = json.dumps(_without_none(result), default=_json_default)
+            headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers, "status": 200}
+            return 200, headers, body
 
-    serialized.__wrapped__ = original  # type: ignore[attr-defined]
-    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+        return serialized
+
+    _replace("moto.dynamodb.responses:DynamoHandler.serialized", make)
 
 
 def _install_step_functions_hooks() -> None:
     import functools
 
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    # A parse error is raised, never cached.
+    _replace(
+        "moto.stepfunctions.parser.asl.parse.asl_parser:AmazonStateLanguageParser.parse",
+        functools.lru_cache(maxsize=64),
+    )
+    _replace(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils:boto_client_for",
+        _make_shared_client,
+    )
 
-    parse = AmazonStateLanguageParser.parse
-    memoised = functools.lru_cache(maxsize=64)(parse)  # a parse error is raised, never cached
-    memoised.__wrapped__ = parse
-    AmazonStateLanguageParser.parse = staticmethod(memoised)  # type: ignore[method-assign]
 
-    lambda_utils: Any = lambda_eval_utils  # the name is re-exported by an import, unannounced
-    client_for = lambda_utils.boto_client_for
+def _make_shared_client(client_for: Callable[..., Any]) -> Callable[..., Any]:
     clients: dict[tuple[str, str], Any] = {}
     clients_lock = threading.Lock()
 
@@ -509,28 +653,7 @@ def _install_step_functions_hooks() -> None:
                 )
             return clients[(region, service)]
 
-    shared_client.__wrapped__ = client_for  # type: ignore[attr-defined]
-    lambda_utils.boto_client_for = shared_client
-
-
-def hooks_installed() -> bool:
-    from moto.awslambda.models import LambdaFunction
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
-    hooked = (
-        DynamoHandler.call_action,
-        DynamoHandler.serialized,
-        LambdaFunction._invoke_lambda,
-        DynamoDBBackend.transact_write_items,
-        Table.query,
-        AmazonStateLanguageParser.parse,
-        getattr(lambda_eval_utils, "boto_client_for"),  # noqa: B009 - not exported for typing
-    )
-    return all(hasattr(fn, "__wrapped__") for fn in hooked)
+    return shared_client
 
 
 def start_moto() -> Any:

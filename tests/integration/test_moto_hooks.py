@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import json
 import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,134 @@ from tests.integration.conftest import Api, gate, wait_for
 
 def test_hooks_are_installed(runtime: Runtime) -> None:
     assert aws.hooks_installed()
+
+
+# -- every replaced moto internal: there before the hooks, wrapped after, by aws.py alone ---------
+_BEFORE_AND_AFTER = """
+import json, sys
+from orchestration_local import aws
+
+def describe(value):
+    owner = getattr(value, "__module__", None) or getattr(value, "__name__", None)
+    return {"id": id(value), "wrapped": id(getattr(value, "__wrapped__", None)), "module": owner}
+
+out = {"before": {}, "after": {}, "errors": {}}
+for hook in aws.HOOKS:
+    try:
+        out["before"][hook.target] = describe(aws.resolve(hook))
+    except RuntimeError as err:
+        out["errors"][hook.target] = str(err)
+originals = {h.target: aws.resolve(h) for h in aws.HOOKS if h.target not in out["errors"]}
+if not out["errors"]:
+    aws.install_hooks()
+    aws.install_lambda_hook()
+    for hook in aws.HOOKS:
+        out["after"][hook.target] = describe(aws.resolve(hook))
+    out["installed"] = aws.hooks_installed()
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def before_and_after() -> dict[str, Any]:
+    """Each hooked attribute in a fresh process, before and after the hooks are installed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BEFORE_AND_AFTER], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize("hook", aws.HOOKS, ids=lambda hook: hook.target.split(":")[1])
+def test_each_replaced_moto_internal_is_there_and_wrapped_by_the_hook(
+    hook: aws.Hook, before_and_after: dict[str, Any], runtime: Runtime
+) -> None:
+    target = hook.target
+    assert target not in before_and_after["errors"], before_and_after["errors"].get(target)
+    before, after = before_and_after["before"][target], before_and_after["after"][target]
+    module = str(before["module"])
+    assert module == "copy" or module.startswith("moto."), f"{target} is not moto's own: {before}"
+    assert after["id"] != before["id"], f"{target} was not replaced by install_hooks"
+    assert after["wrapped"] == before["id"], f"{target}.__wrapped__ is not moto's original"
+    assert before_and_after["installed"]
+    # In this process (the runtime's), it is aws.py's replacement that is in place, no other patch.
+    assert aws.resolve(hook) is aws._replaced[target], f"{target} was replaced again outside aws.py"
+
+
+def test_the_registry_names_every_internal_it_replaces_once() -> None:
+    targets = [hook.target for hook in aws.HOOKS]
+    assert len(targets) == len(set(targets))
+    assert all(hook.why for hook in (*aws.HOOKS, *aws.RELIED_ON))
+
+
+@pytest.mark.parametrize("hook", aws.RELIED_ON, ids=lambda hook: hook.target.split(":")[1])
+def test_each_moto_internal_relied_on_is_there(hook: aws.Hook) -> None:
+    aws.resolve(hook)  # raises naming the attribute if moto moved or renamed it
+
+
+def test_a_missing_moto_internal_is_named_in_the_error() -> None:
+    ghost = aws.Hook("moto.dynamodb.responses:DynamoHandler.no_such_thing", "a probe")
+    with pytest.raises(RuntimeError, match=r"moto\.dynamodb\.responses:DynamoHandler\.no_such_thing"):
+        aws.resolve(ghost)
+
+
+def test_moto_still_backs_up_tables_with_the_copy_the_hook_replaces(runtime: Runtime) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    moto_own = DynamoDBBackend.transact_write_items.__wrapped__  # type: ignore[attr-defined]
+    assert "copy.deepcopy(" in inspect.getsource(moto_own), (
+        "moto.dynamodb.models.DynamoDBBackend.transact_write_items no longer deep-copies with the "
+        "module's `copy`: the hook on moto.dynamodb.models.copy does nothing now"
+    )
+
+
+def test_observers_hear_every_dynamodb_request_until_removed(runtime: Runtime) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = runtime.names["Table"]
+    key = {"PK": {"S": "hook#observed"}, "SK": {"S": "x"}}
+    me = threading.get_ident()
+    first: list[tuple[str, float]] = []
+    second: list[tuple[str, float]] = []
+
+    def hear(into: list[tuple[str, float]]) -> Any:
+        def observer(action: str, seconds: float) -> None:
+            if threading.get_ident() == me:  # the runtime's own threads may make requests too
+                into.append((action, seconds))
+
+        return observer
+
+    remove_first = aws.add_dynamodb_observer(hear(first))
+    remove_second = aws.add_dynamodb_observer(hear(second))
+    try:
+        client.put_item(TableName=table, Item=key)
+        client.get_item(TableName=table, Key=key)
+        remove_second()
+        client.query(
+            TableName=table,
+            KeyConditionExpression="PK = :p",
+            ExpressionAttributeValues={":p": {"S": "hook#observed"}},
+        )
+    finally:
+        remove_first()
+        remove_second()  # removing twice is harmless
+    client.delete_item(TableName=table, Key=key)
+    assert [action for action, _ in first] == ["PutItem", "GetItem", "Query"]
+    assert [action for action, _ in second] == ["PutItem", "GetItem"]
+    assert all(isinstance(seconds, float) and seconds >= 0 for _, seconds in first + second)
+
+
+def test_an_observer_that_fails_does_not_fail_the_request(runtime: Runtime) -> None:
+    def broken(action: str, seconds: float) -> None:
+        raise ValueError("observer bug")
+
+    remove = aws.add_dynamodb_observer(broken)
+    try:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        got = client.get_item(TableName=runtime.names["Table"], Key={"PK": {"S": "none"}, "SK": {"S": "x"}})
+    finally:
+        remove()
+    assert "Item" not in got
 
 
 def test_lambda_invocations_reach_the_in_process_callable(runtime: Runtime) -> None:
