@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from orchestration_local import isolation
 from orchestration_local.template import FunctionSpec, Template
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+# What Lambda itself sets in every function's environment (of what this project reads).
+LAMBDA_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
 @dataclass
@@ -59,14 +62,25 @@ class Functions:
         self._apply_environment(names)
 
     def _apply_environment(self, names: dict[str, str]) -> None:
-        merged: dict[str, str] = {}
-        for spec in self.specs.values():
-            for key, raw in spec.environment.items():
-                value = str(self.template.resolve(raw, names))
+        """Each function's own environment (the template's Globals and its Variables), read by
+        its invocations; and all of them merged into ``os.environ`` for the process's own code
+        (isolation.py says what reads which)."""
+        merged = {key: os.environ.get(key, REGION) for key in LAMBDA_VARIABLES}
+        own: dict[str, dict[str, str]] = {}
+        for logical_id, spec in self.specs.items():
+            own[logical_id] = {
+                key: str(self.template.resolve(raw, names)) for key, raw in spec.environment.items()
+            }
+            for key, value in own[logical_id].items():
                 if merged.get(key, value) != value:
                     raise ValueError(f"{key} differs between functions; one process cannot hold both values")
                 merged[key] = value
         os.environ.update(merged)
+        lambda_variables = {key: merged[key] for key in LAMBDA_VARIABLES}
+        self.environments = {
+            logical_id: isolation.FunctionEnvironment({**lambda_variables, **variables}, merged)
+            for logical_id, variables in own.items()
+        }
 
     def handler(self, logical_id: str) -> Handler:
         if logical_id not in self._handlers:
@@ -74,6 +88,7 @@ class Functions:
             module = _import_module(spec)
             self.modules[logical_id] = module
             self._handlers[logical_id] = getattr(module, spec.handler.rsplit(".", 1)[1])
+            isolation.isolate_loggers()  # the loggers its import made
         return self._handlers[logical_id]
 
     def load_all(self) -> None:
@@ -81,6 +96,7 @@ class Functions:
             self.handler(logical_id)
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """One invocation, with the function's own settings and log keys (isolation.py)."""
         spec = self.specs[logical_id]
         context = LambdaContext(logical_id, spec.memory, spec.timeout)
         handler = self.handler(logical_id)
@@ -89,8 +105,8 @@ class Functions:
             # Lambda (one request per environment at a time), shared between threads here. So
             # API handlers run one at a time, as each would in its own Lambda environment.
             with self._api_lock:
-                return handler(event, context)
-        return handler(event, context)
+                return isolation.run_isolated(self.environments[logical_id], lambda: handler(event, context))
+        return isolation.run_isolated(self.environments[logical_id], lambda: handler(event, context))
 
 
 def _import_module(spec: FunctionSpec) -> ModuleType:

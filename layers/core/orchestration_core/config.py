@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Literal
 
@@ -73,18 +75,35 @@ class Settings(BaseModel):
         return value
 
 
-@lru_cache(maxsize=1)
+# The embedded runtime (orchestration_local) runs every function in one process: around each
+# invocation it sets where that function's own settings come from. On Lambda nothing sets it.
+settings_source: ContextVar[Callable[[], Settings] | None] = ContextVar("settings_source", default=None)
+
+
 def get_settings() -> Settings:
+    source = settings_source.get()
+    return _environment_settings() if source is None else source()
+
+
+@lru_cache(maxsize=1)
+def _environment_settings() -> Settings:
+    return settings_from(os.environ)
+
+
+get_settings.cache_clear = _environment_settings.cache_clear  # type: ignore[attr-defined]
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
     return Settings(
-        table_name=os.environ.get("TABLE_NAME", ""),
-        task_runner_arn=os.environ.get("TASK_RUNNER_ARN", ""),
-        state_machine_role_arn=os.environ.get("STATE_MACHINE_ROLE_ARN", ""),
-        task_types=json.loads(os.environ.get("TASK_TYPES") or "{}"),
-        aws_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        state_machine_prefix=os.environ.get("STATE_MACHINE_PREFIX") or DEFAULT_STATE_MACHINE_PREFIX,
-        state_machine_log_group_arn=os.environ.get("STATE_MACHINE_LOG_GROUP_ARN", ""),
-        state_machine_log_level=os.environ.get("STATE_MACHINE_LOG_LEVEL") or "OFF",
-        machine_gc_grace_days=float(os.environ.get("MACHINE_GC_GRACE_DAYS") or 7),
-        metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Orchestration",
-        stack_name=os.environ.get("STACK_NAME", ""),
+        table_name=environ.get("TABLE_NAME", ""),
+        task_runner_arn=environ.get("TASK_RUNNER_ARN", ""),
+        state_machine_role_arn=environ.get("STATE_MACHINE_ROLE_ARN", ""),
+        task_types=json.loads(environ.get("TASK_TYPES") or "{}"),
+        aws_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        state_machine_prefix=environ.get("STATE_MACHINE_PREFIX") or DEFAULT_STATE_MACHINE_PREFIX,
+        state_machine_log_group_arn=environ.get("STATE_MACHINE_LOG_GROUP_ARN", ""),
+        state_machine_log_level=environ.get("STATE_MACHINE_LOG_LEVEL") or "OFF",
+        machine_gc_grace_days=float(environ.get("MACHINE_GC_GRACE_DAYS") or 7),
+        metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Orchestration",
+        stack_name=environ.get("STACK_NAME", ""),
     )
