@@ -16,8 +16,17 @@ which:
   formatter's ``log_format`` dict: that attribute is replaced by ``InvocationKeys`` (the test
   tests/unit/test_function_isolation.py fails if Powertools stops using it).
 
-Threads a handler starts itself do not inherit the context (Python's threads start with an
-empty one): there, the settings are the process's and the log keys those of no invocation.
+Not isolated (one process; each is the same for every function of this template, or read by
+one function only):
+
+- code that reads ``os.environ`` itself: ``TASK_FUNCTION_PREFIX`` (tasktypes; a Global),
+  ``HTTP_TASK_ALLOWED_CIDRS`` (netguard; given to the task runner only), Powertools' own
+  ``POWERTOOLS_*`` variables (Globals, and the runtime's defaults);
+- the core's per-process objects: ``services.table()``, ``engine()`` and the task Lambda client
+  are built once, at start (the resume), from the merged environment; a module's globals are
+  one per process, not one per function; Powertools' ``cold_start`` is true once per process;
+- threads a handler starts itself do not inherit the context (Python's threads start with an
+  empty one): there, the settings are the process's and the log keys those of no invocation.
 """
 
 from __future__ import annotations
@@ -77,7 +86,7 @@ _formatters: list[LambdaPowertoolsFormatter] = []
 
 def isolate_loggers() -> None:
     """Give every Powertools formatter of the process per-invocation keys (after imports)."""
-    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+    for logger in [logging.getLogger(), *list(logging.Logger.manager.loggerDict.values())]:
         for handler in getattr(logger, "handlers", []):
             formatter = handler.formatter
             if isinstance(formatter, LambdaPowertoolsFormatter) and formatter not in _formatters:

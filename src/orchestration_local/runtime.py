@@ -93,7 +93,9 @@ class Runtime:
         aws.create_lambda_functions([*self.template.functions, *custom.values()])
         self.gateway = Gateway(self.template, self.functions)
         # Step Functions lives in this process's memory: every execution that was pending or
-        # running at the last stop (or crash) is launched again where it was.
+        # running at the last stop (or crash) is launched again where it was. This also builds
+        # the core's per-process service objects (services.table(), engine()) from every
+        # function's variables merged, before any invocation could build them from its own.
         self.resumed = self.resume_executions()
 
     def resume_executions(self) -> list[str]:
