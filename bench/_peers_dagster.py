@@ -31,7 +31,7 @@ def read_spans(record_dir: str) -> dict[str, list[tuple[float, float]]]:
 def make_job(name: str, deps: list[list[int]], seconds: float, record_dir: str) -> Any:
     import dagster as dg  # type: ignore[import-not-found,unused-ignore]
 
-    names = [f"t{i:05d}" for i in range(len(deps))]  # bench.engine.Graph.task_name
+    names = [f"t{i:05d}" for i in range(len(deps))]  # bench.engine.graphs.Graph.task_name
 
     def make_op(i: int) -> Any:
         def task_op() -> None:

@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._util import environment, table, write_results
+from bench.harness import environment, table, write_results
 
 SLOT = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # a Monday; every schedule is due at 09:00 UTC
 

@@ -24,13 +24,23 @@ import json
 import secrets
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench._util import DevServer, environment, percentile, table, write_results
-from bench.http_api import Client, diamond_workflow
+from bench.harness import (
+    Client,
+    ClientThreads,
+    DevServer,
+    diamond_workflow,
+    environment,
+    percentile,
+    print_headline,
+    table,
+    write_results,
+)
 
 
 def write_burst(server: DevServer, clients: int, count: int) -> dict[str, Any]:
@@ -39,11 +49,9 @@ def write_burst(server: DevServer, clients: int, count: int) -> dict[str, Any]:
     conns[0].json("POST", "/workflows", diamond_workflow("warm-up"), expect=201)
     latencies: list[list[float]] = [[] for _ in conns]
     errors: list[str] = []
-    barrier = threading.Barrier(clients + 1)
     per_client = count // clients
 
     def work(i: int) -> None:
-        barrier.wait()
         for n in range(per_client):
             began = time.perf_counter()
             status, body = conns[i].request("POST", "/workflows", diamond_workflow(f"bench-{i}-{n}"))
@@ -51,14 +59,11 @@ def write_burst(server: DevServer, clients: int, count: int) -> dict[str, Any]:
             if status != 201:
                 errors.append(f"{status} {body[:200]!r}")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
+    group = ClientThreads(work, clients)
     cpu_before = server.cpu_seconds()
-    barrier.wait()
+    group.release()
     began = time.perf_counter()
-    for t in threads:
-        t.join()
+    group.join()
     elapsed = time.perf_counter() - began
     cpu = server.cpu_seconds() - cpu_before
     for c in conns:
@@ -102,10 +107,29 @@ def throughput(workdir: Path, clients: int, count: int, rounds: int) -> dict[str
     return {"runs": runs, "best": best, "journal_data_dir": str(workdir / "journal-0" / "data")}
 
 
+@contextmanager
+def _started_from(directory: Path, template: Any) -> Iterator[tuple[Any, Any, float]]:
+    """moto started as the runtime starts it and the data directory loaded into it: the store,
+    the load's report and its seconds. The store is closed and moto stopped afterwards."""
+    from orchestration_local import aws
+    from orchestration_local.runtime import local_names
+
+    mock = aws.start_moto()
+    try:
+        aws.create_tables(template.tables, local_names(template))
+        began = time.perf_counter()
+        store, report = aws.open_store(directory)
+        seconds = time.perf_counter() - began
+        yield store, report, seconds
+        store.close()
+        aws.attach_store(None)
+    finally:
+        mock.stop()
+
+
 def recovery(journal_data_dir: Path, records: int, workdir: Path) -> dict[str, Any]:
     """Start-up from a journal of ``records`` records, then the snapshot and start-up from it."""
-    from orchestration_local import aws, durability
-    from orchestration_local.runtime import local_names
+    from orchestration_local import durability
     from orchestration_local.template import load_template
 
     _, entries = durability.read_snapshot(journal_data_dir / "dynamodb")
@@ -126,33 +150,15 @@ def recovery(journal_data_dir: Path, records: int, workdir: Path) -> dict[str, A
             out.write(line)
 
     template = load_template(Path(__file__).resolve().parents[1] / "template.yaml")
-    mock = aws.start_moto()
-    try:
-        aws.create_tables(template.tables, local_names(template))
-        began = time.perf_counter()
-        store, report = aws.open_store(directory)
-        journal_seconds = time.perf_counter() - began
+    with _started_from(directory, template) as (store, report, journal_seconds):
         assert report.records == records, report
         began = time.perf_counter()
         assert store.snapshot()
         snapshot_seconds = time.perf_counter() - began
         pause_ms = store.stats["last_snapshot_pause_ms"]
-        store.close()
-        aws.attach_store(None)
-    finally:
-        mock.stop()
     snapshot_bytes = sum(p.stat().st_size for p in directory.glob("snapshot-*"))
-    mock = aws.start_moto()
-    try:
-        aws.create_tables(template.tables, local_names(template))
-        began = time.perf_counter()
-        store, report = aws.open_store(directory)
-        snapshot_load_seconds = time.perf_counter() - began
+    with _started_from(directory, template) as (store, report, snapshot_load_seconds):
         assert report.items >= records, report
-        store.close()
-        aws.attach_store(None)
-    finally:
-        mock.stop()
     return {
         "records": records,
         "item_bytes": len(json.dumps(sample["i"])),
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"\nresults: {path}")
-    print(f"journal/no-journal write throughput ratio: {ratio:.2f}", flush=True)
+    print_headline(f"journal/no-journal write throughput ratio: {ratio:.2f}")
     return 0
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench.http_api import SEED_TEMPLATE_NAME, diamond_workflow, seed_data_dir
+from bench.harness import diamond_workflow
+from bench.http_api.seeding import SEED_TEMPLATE_NAME, seed_data_dir
 
 INTERESTING = ("orchestration_core", "orchestration_local", "moto/dynamodb/models", "copy.py", "functions/")
 

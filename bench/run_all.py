@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from bench._util import REPO
+from bench.harness import REPO
 
 BENCHMARKS = ("bench.http_api", "bench.cold_imports", "bench.engine", "bench.dispatcher", "bench.durability")
 

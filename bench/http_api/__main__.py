@@ -1,0 +1,3 @@
+from bench.http_api.cli import main
+
+raise SystemExit(main())
