@@ -13,6 +13,10 @@ profiles, one at a time and without the HTTP server:
 
 For each: wall time per call, the functions with the most own time, and the largest
 cumulative entries from the service's own code and moto's DynamoDB model.
+
+It measures no baseline in the same run, so it has no headline ratio: its last line, labelled
+so, is the headline it has, each call's wall time without the profiler in ms, an absolute figure
+of the machine it ran on. Ratios against a same-run floor are bench.http_api's.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench.harness import diamond_workflow
+from bench.harness import diamond_workflow, print_headline
 from bench.http_api.seeding import SEED_TEMPLATE_NAME, seed_data_dir
 
 INTERESTING = ("orchestration_core", "orchestration_local", "moto/dynamodb/models", "copy.py", "functions/")
@@ -44,7 +48,8 @@ def _short(func: tuple[str, int, str]) -> str:
     return f"{name} ({path}:{line})"
 
 
-def profile_call(label: str, fn: Callable[[], Any], repeat: int, top: int) -> None:
+def profile_call(label: str, fn: Callable[[], Any], repeat: int, top: int) -> float:
+    """Profile ``fn``; returns its wall time in ms without the profiler (one warm-up call)."""
     started = time.perf_counter()
     fn()  # warms caches; timed without the profiler, which inflates call-heavy code several times
     plain = (time.perf_counter() - started) * 1000
@@ -68,6 +73,7 @@ def profile_call(label: str, fn: Callable[[], Any], repeat: int, top: int) -> No
     ]
     for ct, func in sorted(rows, key=lambda r: -r[0])[:top]:
         print(f"    {ct / total * 100:5.1f}%  {ct / repeat * 1000:9.1f} ms/call  {_short(func)}")
+    return plain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,34 +117,45 @@ def main(argv: list[str] | None = None) -> int:
             token = call(runtime, "GET", f"/workflows?limit=50&offset={deep - 50}")["nextToken"]
             print(f"{total:,} stored; deep page at {deep:,}")
 
-            profile_call(
-                "GET /workflows/{id}", lambda: call(runtime, "GET", f"/workflows/{wid}"), 20, args.top
-            )
-            profile_call(
-                "GET /workflows?limit=50", lambda: call(runtime, "GET", "/workflows?limit=50"), 5, args.top
-            )
-            profile_call(
-                f"GET /workflows?limit=50&nextToken=<at {deep:,}>",
-                lambda: call(runtime, "GET", f"/workflows?limit=50&nextToken={quote(token)}"),
-                5,
-                args.top,
-            )
-            profile_call(
-                f"GET /workflows?limit=50&offset={deep:,}",
-                lambda: call(runtime, "GET", f"/workflows?limit=50&offset={deep}"),
-                1,
-                args.top,
-            )
-            profile_call(
-                "POST /workflows",
-                lambda: call(runtime, "POST", "/workflows", diamond_workflow("profiled-post"), 201),
-                2,
-                args.top,
-            )
+            wall_ms = {
+                "GET one": profile_call(
+                    "GET /workflows/{id}", lambda: call(runtime, "GET", f"/workflows/{wid}"), 20, args.top
+                ),
+                "page 1": profile_call(
+                    "GET /workflows?limit=50",
+                    lambda: call(runtime, "GET", "/workflows?limit=50"),
+                    5,
+                    args.top,
+                ),
+                f"nextToken at {deep:,}": profile_call(
+                    f"GET /workflows?limit=50&nextToken=<at {deep:,}>",
+                    lambda: call(runtime, "GET", f"/workflows?limit=50&nextToken={quote(token)}"),
+                    5,
+                    args.top,
+                ),
+                f"offset {deep:,}": profile_call(
+                    f"GET /workflows?limit=50&offset={deep:,}",
+                    lambda: call(runtime, "GET", f"/workflows?limit=50&offset={deep}"),
+                    1,
+                    args.top,
+                ),
+                "POST": profile_call(
+                    "POST /workflows",
+                    lambda: call(runtime, "POST", "/workflows", diamond_workflow("profiled-post"), 201),
+                    2,
+                    args.top,
+                ),
+            }
             if store is not None:
-                profile_call("snapshot (whole store)", store.snapshot, 1, args.top)
+                wall_ms["snapshot"] = profile_call("snapshot (whole store)", store.snapshot, 1, args.top)
         finally:
             runtime.close()
+    print()
+    print_headline(
+        f"wall ms per call without the profiler, {total:,} stored: "
+        + ", ".join(f"{k} {v:,.1f}" for k, v in wall_ms.items())
+        + " (absolute, not a ratio: no baseline is measured in the same run)"
+    )
     return 0
 
 

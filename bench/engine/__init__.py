@@ -25,7 +25,8 @@ Three measurements, each against a baseline measured in the same run:
     python -m bench.engine            # ~2-3 minutes
     python -m bench.engine --quick    # ~40 seconds
 
-Prints tables and writes bench/results/engine.json.
+Prints tables and writes bench/results/engine.json. The last line is the headline: (3)'s
+engine / hand-written ratio of median wall time, chain and fork.
 
 Modules: ``graphs`` (sizes, task graphs, critical path), ``compile`` (1), ``makespan`` (2),
 ``end_to_end`` and ``end_to_end_report`` (3), ``cli`` (the options and the run); the embedded

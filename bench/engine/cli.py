@@ -16,7 +16,7 @@ from bench.engine.end_to_end import end_to_end_benchmark
 from bench.engine.end_to_end_report import print_end_to_end
 from bench.engine.graphs import FULL, QUICK
 from bench.engine.makespan import makespan_benchmark, print_makespan
-from bench.harness import environment, load_average, start_runtime, write_results
+from bench.harness import environment, load_average, print_headline, start_runtime, write_results
 
 DESCRIPTION = (engine.__doc__ or "").split("\n\n")[0]
 
@@ -57,4 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     results["elapsed_s"] = time.perf_counter() - began
     path = write_results("engine", results)
     print(f"\n{results['elapsed_s']:.0f} s; wrote {path}")
+    print_headline(headline(results.get("end_to_end")))
     return 0
+
+
+def headline(end_to_end: dict[str, Any] | None) -> str:
+    """The last line: (3)'s 10-task workflows, the engine's median wall time over the hand-written
+    state machine's of the same shape, run alternately in the same moto."""
+    label = "engine end to end, 10-task chain / fork"
+    if end_to_end is None:
+        return f"{label}: n/a (not run: --skip-runtime)"
+    shapes = end_to_end["shapes"]
+    chain, fork = shapes["chain"], shapes["fork"]
+    return (
+        f"{label}: x{chain['ratio_wall']:.2f} / x{fork['ratio_wall']:.2f} (engine wall time over "
+        "hand-written ASL's in the same moto, same run; "
+        f"{chain['engine']['median_wall_s'] * 1000:.0f} / {fork['engine']['median_wall_s'] * 1000:.0f} ms "
+        f"over {chain['hand_written']['median_wall_s'] * 1000:.0f} / "
+        f"{fork['hand_written']['median_wall_s'] * 1000:.0f} ms)"
+    )

@@ -15,7 +15,8 @@ whole API Gateway emulation without HTTP) shows where the time between the two g
     python -m bench.http_api            # ~5 minutes, 10,000 workflows
     python -m bench.http_api --quick    # ~30 seconds, 1,000 workflows
 
-Prints a table and writes bench/results/http_api.json.
+Prints a table and writes bench/results/http_api.json. The last line is the headline: the HTTP
+GET rate with one client over the floor's raw get_item rate, same run.
 
 Modules: ``measure`` (timed requests from client threads, seeding by POST), ``seeding`` (the
 rest of the table written into the stopped runtime's data), ``scenario`` (the measurements in

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import http_api
-from bench.harness import REPO, DevServer, environment, table, write_results
+from bench.harness import REPO, DevServer, environment, print_headline, table, write_results
 from bench.http_api.floor import inprocess_breakdown, raw_get_item
 from bench.http_api.measure import FULL, QUICK, Profile
 from bench.http_api.scenario import http_benchmarks
@@ -122,4 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"\nwritten {path.relative_to(REPO)}")
+    # The last line: one client's HTTP GET rate over the floor's, both from one thread, same run.
+    c = min(get_c)
+    print_headline(
+        f"HTTP GET one workflow, {c} client: x{ratios[f'http_get_c{c}_over_raw_get_item']:.3f} "
+        f"(GET/s over raw moto get_item/s in this process, same run; {get_c[c]['rps']:.1f}/s over "
+        f"{floor['rps']:.1f}/s)"
+    )
     return 1 if any(r["errors"] for r in rows) else 0

@@ -22,7 +22,10 @@ workflow and per tenant are exact. The server is stopped with SIGINT; it must ex
     python -m bench.load            # 60 s of load, 16 clients, 4 tenants
     python -m bench.load --quick    # 15 s of load
 
-Prints a table and a verdict line, writes bench/results/load.json, exits 1 if the verdict fails.
+Prints a table, writes bench/results/load.json, and ends on its headline, the verdict line with
+the load phase's requests/s; exits 1 if the verdict fails. This benchmark has no baseline
+measured in the same run (its result is the verdict, not a ratio), so that rate is an absolute
+figure of the machine it ran on, and the last line says so.
 
 Modules: ``model`` (sizes, mix, statistics, what was acknowledged), ``client`` (the recording
 connection), ``workload`` (the clients' operations), ``verify`` (the checks after the load),

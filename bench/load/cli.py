@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load as package
-from bench.harness import REPO, environment, percentile, table, write_results
+from bench.harness import REPO, environment, percentile, print_headline, table, write_results
 from bench.load.model import EX_TERMINAL, FULL, MIX, QUICK, Profile, Stats, Tenant, loadavg, other_benchmarks
 from bench.load.run import run
 from bench.load.verify import Verdict
@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if anomalies:
         print("anomalies: " + ", ".join(f"{k} {n}" for k, n in anomalies.most_common()))
     samples = load.samples[:12] + verify_stats.samples[:8]
-    for s in samples:
-        print(f"  ! {s}")
+    for sample in samples:
+        print(f"  ! {sample}")
     if res["tracebacks_in_server_log"]:
         print(f"  ! {res['tracebacks_in_server_log']} tracebacks in the server's log")
 
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         f"zero 5xx: {'yes' if not five_xx else 'no'}, lost writes: {v.lost_writes}, "
         f"totals exact: {'yes' if totals_exact else 'no'}"
     )
-    print("verdict: " + ("PASS" if not failures else "FAIL (" + "; ".join(failures) + ")"))
+    verdict = "PASS" if not failures else "FAIL (" + "; ".join(failures) + ")"
 
     path = write_results(
         "load",
@@ -285,4 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"\nwritten {path.relative_to(REPO)}")
+    # The last line: the verdict and the load phase's rate. No baseline is measured in the same
+    # run, so the rate is this machine's absolute figure, labelled as such.
+    print_headline(
+        f"verdict: {verdict}; {res['load']['rps']:.1f} req/s from {profile.threads} clients over "
+        f"{profile.tenants} tenants (absolute: no baseline measured in the same run)"
+    )
     return 0 if not failures else 1
