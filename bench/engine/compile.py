@@ -64,12 +64,19 @@ def compile_benchmark(profile: Profile) -> dict[str, Any]:
                 validate_tasks(tasks)
                 return len(json.dumps(compile_definition(tasks, DEPLOYED_RUNNER_ARN, CUSTOM_FUNCTIONS)))
 
+            def topo(tasks: list[Any] = tasks) -> Any:
+                return topological_order(tasks)
+
             definition = compile_()
+
+            def dumps(d: Any = definition) -> str:
+                return json.dumps(d)
+
             t_full = time_call(full, runs)
-            t_topo = time_call(lambda tasks=tasks: topological_order(tasks), max(runs, 11))
+            t_topo = time_call(topo, max(runs, 11))
             t_validate = time_call(validate, runs)
             t_compile = time_call(compile_, runs)
-            t_dumps = time_call(lambda d=definition: json.dumps(d), runs)
+            t_dumps = time_call(dumps, runs)
             size = len(json.dumps(definition).encode())
             size_custom = definition_bytes(graph.taskdefs("sleep"))
             row = {
@@ -96,8 +103,12 @@ def compile_benchmark(profile: Profile) -> dict[str, Any]:
                 f"  ({size / 1e6:.2f} MB noop, {size_custom / 1e6:.2f} MB custom)",
                 flush=True,
             )
+
+    def seeded(make: Callable[[int, int], Graph]) -> Callable[[int], Graph]:
+        return lambda n: make(n, 1000 + n)
+
     limits = {
-        f"{family}/{label}": largest_under_limit(lambda n, make=make: make(n, 1000 + n), task_type)
+        f"{family}/{label}": largest_under_limit(seeded(make), task_type)
         for family, make in (("random", random_dag), ("fork-join", fork_join))
         for label, task_type in (("noop", "noop"), ("custom", "sleep"))
     }

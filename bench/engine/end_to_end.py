@@ -202,7 +202,7 @@ def _end_to_end_shape(
     hand_definition = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
 
     def med(runs: list[dict[str, Any]], key: str) -> float:
-        return statistics.median(r[key] for r in runs if not r["cold"])
+        return float(statistics.median(r[key] for r in runs if not r["cold"]))
 
     e_wall, h_wall = med(engine_runs, "wall_s"), med(hand_runs, "wall_s")
     e_rec, h_rec = med(engine_runs, "record_s"), med(hand_runs, "record_s")

@@ -126,7 +126,7 @@ def makespan_benchmark(profile: Profile, api: Api) -> dict[str, Any]:
 
 def _weighted(rows: list[dict[str, Any]], key: str) -> float:
     """Per task over all tasks of the rows (not a mean of per-graph means)."""
-    return sum(r[key] * r["tasks"] for r in rows) / sum(r["tasks"] for r in rows)
+    return float(sum(r[key] * r["tasks"] for r in rows) / sum(r["tasks"] for r in rows))
 
 
 def print_makespan(result: dict[str, Any]) -> None:

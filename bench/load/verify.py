@@ -167,10 +167,10 @@ def verify_workflows(url: str, t: Tenant, world: World, stats: Stats, v: Verdict
         uncertain = t.uncertain_creates or any(
             w.uncertain or (w.deleting and not w.deleted) for w in t.wfs.values()
         )
-        for status, want in expected.items():
-            query = f"status={status}" if status else ""
+        for status_filter, want in expected.items():
+            query = f"status={status_filter}" if status_filter else ""
             label = "verify: list workflows"
-            name = f"{t.name} workflows{' status=' + status if status else ''}"
+            name = f"{t.name} workflows{' status=' + status_filter if status_filter else ''}"
             listed = walk_all(c, label, "/workflows", "workflows", query)
             check_list(t, world, v, name, listed, want, bool(uncertain), strict=True)
         for _ in range(5):  # direct reads of other tenants' ids
