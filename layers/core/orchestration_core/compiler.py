@@ -37,6 +37,15 @@ from typing import Any
 
 from orchestration_core.dag import topological_order
 from orchestration_core.domain import TaskDef
+from orchestration_core.limits import (
+    # State machine names: a prefix (the stack's, so IAM can grant each stack its own machines;
+    # orchestration_core.config) and a 40-character hash of the definition. Step Functions allows
+    # 80 characters, so a prefix has at most 40; the default is the prefix where none is
+    # configured (the embedded runtime, tests).
+    DEFAULT_STATE_MACHINE_PREFIX,
+    MAX_STATE_MACHINE_PREFIX,
+    STATE_MACHINE_HASH_LENGTH,
+)
 from orchestration_core.netguard import REFUSED_ERROR
 
 BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"})
@@ -44,14 +53,6 @@ BUILTIN_TYPES = frozenset({"noop", "wait", "http", "lambda", "transform", "fail"
 # Everything else (the other built-ins and custom types) runs inside the task runner: one
 # state per task.
 NATIVE_TYPES = frozenset({"wait", "lambda"})
-# State machine names: a prefix (the stack's, so IAM can grant each stack its own machines;
-# orchestration_core.config) and a 40-character hash of the definition. Step Functions allows
-# 80 characters, so a prefix has at most 40; this is the prefix where none is configured (the
-# embedded runtime, tests).
-DEFAULT_STATE_MACHINE_PREFIX = "orch-"
-STATE_MACHINE_HASH_LENGTH = 40
-MAX_STATE_MACHINE_NAME = 80
-MAX_STATE_MACHINE_PREFIX = MAX_STATE_MACHINE_NAME - STATE_MACHINE_HASH_LENGTH
 
 # The task runner's own transient failures (its store throttled or unavailable).
 TRANSIENT_ERROR = "Orchestration.Transient"

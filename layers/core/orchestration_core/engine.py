@@ -8,8 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from orchestration_core.compiler import DEFAULT_STATE_MACHINE_PREFIX, state_machine_name
+from orchestration_core.compiler import state_machine_name
 from orchestration_core.errors import Throttled, Unavailable, Unprocessable
+from orchestration_core.limits import DEFAULT_STATE_MACHINE_PREFIX
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 
