@@ -18,7 +18,15 @@ Description = Annotated[str, StringConstraints(max_length=1024)]
 StatusName = Literal["draft", "active", "inactive"]
 
 
-class RequestModel(BaseModel):
+class Model(BaseModel):
+    """Base of every API model. Each function builds only the models it uses: pydantic builds a
+    model's validator and serializer when it is first used, not when the module is imported
+    (one module holds the models of every endpoint; bench/cold_imports.py measures the import)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class RequestModel(Model):
     """Unknown fields are rejected and types are not coerced ("5" is not a number)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -55,7 +63,7 @@ class WorkflowUpdate(RequestModel):
     status: StatusName | None = None
 
 
-class WorkflowSummary(BaseModel):
+class WorkflowSummary(Model):
     id: str
     name: str
     description: str
@@ -77,7 +85,7 @@ class WorkflowSummary(BaseModel):
         )
 
 
-class TaskOut(BaseModel):
+class TaskOut(Model):
     id: str
     name: str
     type: str
@@ -109,7 +117,7 @@ class WorkflowDetail(WorkflowSummary):
         )
 
 
-class WorkflowList(BaseModel):
+class WorkflowList(Model):
     workflows: list[WorkflowSummary]
     total: int
     limit: int
@@ -117,7 +125,7 @@ class WorkflowList(BaseModel):
     nextToken: str | None
 
 
-class DeleteResult(BaseModel):
+class DeleteResult(Model):
     success: Literal[True] = True
 
 
@@ -126,19 +134,19 @@ class ExecuteRequest(RequestModel):
     parameters: dict[str, Any] | None = None
 
 
-class ExecuteAccepted(BaseModel):
+class ExecuteAccepted(Model):
     executionId: str
     status: Literal["started"] = "started"
     startedAt: str
 
 
-class ExecutionError(BaseModel):
+class ExecutionError(Model):
     task: str | None
     error: str
     cause: str | None
 
 
-class TaskRunOut(BaseModel):
+class TaskRunOut(Model):
     id: str
     name: str
     status: TaskStatus
@@ -149,7 +157,7 @@ class TaskRunOut(BaseModel):
     error: dict[str, Any] | None = None
 
 
-class ExecutionSummary(BaseModel):
+class ExecutionSummary(Model):
     id: str
     workflowId: str
     workflowVersion: int
@@ -206,7 +214,7 @@ class ExecutionDetail(ExecutionSummary):
         )
 
 
-class ExecutionList(BaseModel):
+class ExecutionList(Model):
     executions: list[ExecutionSummary]
     total: int
     limit: int
@@ -222,7 +230,7 @@ class TaskTypeIn(RequestModel):
     description: Description = ""
 
 
-class TaskTypeOut(BaseModel):
+class TaskTypeOut(Model):
     name: str
     functionArn: str
     description: str
@@ -232,5 +240,5 @@ class TaskTypeOut(BaseModel):
     source: Literal["builtin", "deployment", "registered"] = "registered"
 
 
-class TaskTypeList(BaseModel):
+class TaskTypeList(Model):
     taskTypes: list[TaskTypeOut]

@@ -11,10 +11,10 @@ import json
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from orchestration_core import clock
-from orchestration_core.api_models import RequestModel
+from orchestration_core.api_models import Model, RequestModel
 from orchestration_core.cron import DEFAULT_TIMEZONE
 from orchestration_core.store.schedules import Schedule
 
@@ -88,7 +88,7 @@ class TriggerRequest(RequestModel):
     overlapPolicy: OverlapPolicy | None = None
 
 
-class TriggerAccepted(BaseModel):
+class TriggerAccepted(Model):
     executionId: str
     status: Literal["started", "buffered"]
     scheduledAt: str
@@ -104,7 +104,7 @@ class BackfillRequest(RequestModel):
     _instants = field_validator("startAt", "endAt")(_check_instant)
 
 
-class BackfillAccepted(BaseModel):
+class BackfillAccepted(Model):
     """``executionIds[i]`` is the run of ``scheduledAt[i]`` (started now, started before, or
     buffered), or null where the overlap policy skipped the slot."""
 
@@ -114,13 +114,13 @@ class BackfillAccepted(BaseModel):
     skipped: int
 
 
-class ScheduleAction(BaseModel):
+class ScheduleAction(Model):
     scheduledAt: str
     executionId: str | None
     outcome: Literal["started", "skipped-overlap", "skipped-inactive", "skipped-catchup", "buffered"]
 
 
-class ScheduleError(BaseModel):
+class ScheduleError(Model):
     """Why the last fire started nothing (e.g. 422: the workflow uses unregistered task types)."""
 
     at: str
@@ -130,7 +130,7 @@ class ScheduleError(BaseModel):
     detail: str
 
 
-class ScheduleSummary(BaseModel):
+class ScheduleSummary(Model):
     """A list item: everything but ``parameters`` (up to 256 KiB each; read them with GET)."""
 
     id: str
@@ -193,7 +193,7 @@ def _fields(sc: Schedule) -> dict[str, Any]:
     }
 
 
-class ScheduleList(BaseModel):
+class ScheduleList(Model):
     schedules: list[ScheduleSummary]
     total: int
     limit: int

@@ -1,32 +1,40 @@
-"""Factories that wire repositories to the process's boto3 clients (cached per cold start)."""
+"""The composition root: factories that wire use cases and stores to the process's boto3
+clients, each made once per cold start.
+
+Each factory imports what it wires when it is first called, so a function pays at cold start
+only for the modules its own handler uses (bench/cold_imports.py measures every handler).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
-from orchestration_core.auth import KeyStore
-from orchestration_core.aws import client
 from orchestration_core.config import get_settings
-from orchestration_core.engine import Engine
-from orchestration_core.executions import Services
-from orchestration_core.runner import Runner
-from orchestration_core.store.executions import ExecutionStore
-from orchestration_core.store.table import Table
-from orchestration_core.store.workflows import WorkflowStore
-from orchestration_core.tasktypes import TaskTypeRegistry
+
+if TYPE_CHECKING:
+    from orchestration_core.auth import KeyStore
+    from orchestration_core.engine import Engine
+    from orchestration_core.executions import Services
+    from orchestration_core.runner import Runner
+    from orchestration_core.store.table import Table
+    from orchestration_core.store.workflows import WorkflowStore
+    from orchestration_core.tasktypes import TaskTypeRegistry
 
 
 @lru_cache(maxsize=1)
 def table() -> Table:
+    from orchestration_core.aws import client
+    from orchestration_core.store.table import Table
+
     return Table(client("dynamodb"), get_settings().table_name)
 
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
+    from orchestration_core.aws import client
+    from orchestration_core.engine import Engine
+
     settings = get_settings()
     return Engine(
         client("stepfunctions"),
@@ -38,6 +46,9 @@ def engine() -> Engine:
 
 
 def execution_services() -> Services:
+    from orchestration_core.executions import Services
+    from orchestration_core.store.executions import ExecutionStore
+
     settings = get_settings()
     return Services(
         workflows=workflow_store(),
@@ -49,10 +60,15 @@ def execution_services() -> Services:
 
 
 def task_type_registry() -> TaskTypeRegistry:
+    from orchestration_core.tasktypes import TaskTypeRegistry
+
     return TaskTypeRegistry(table(), get_settings().task_types)
 
 
 def runner() -> Runner:
+    from orchestration_core.runner import Runner
+    from orchestration_core.store.executions import ExecutionStore
+
     return Runner(ExecutionStore(table()), engine(), task_lambda_client())
 
 
@@ -67,6 +83,9 @@ def task_lambda_client() -> Any:
     """For custom task types: no retries, and a wait that gives up before the task runner's own
     Timeout (900 s in template.yaml), so the runner reports the timeout as the task's error
     instead of being killed mid-call."""
+    import boto3
+    from botocore.config import Config
+
     return boto3.client(
         "lambda",
         region_name=get_settings().aws_region,
@@ -79,8 +98,12 @@ def task_lambda_client() -> Any:
 
 
 def workflow_store() -> WorkflowStore:
+    from orchestration_core.store.workflows import WorkflowStore
+
     return WorkflowStore(table())
 
 
 def key_store() -> KeyStore:
+    from orchestration_core.auth import KeyStore
+
     return KeyStore(table())
