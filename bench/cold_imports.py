@@ -36,6 +36,7 @@ bench/results/cold_imports.json.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import statistics
 import subprocess
@@ -78,11 +79,54 @@ def child_env(code_uri: Path | None = None, traced: bool = False) -> dict[str, s
     return env
 
 
-def handler_target(handler: str) -> str:
+SERVICES = REPO / "layers" / "core" / "orchestration_core" / "services.py"
+
+
+def factory_imports(handler_source: str, services_source: str) -> list[str]:
+    """The modules the composition root's factories import on a handler's first request.
+
+    services.py imports what only some factories wire inside those factories, so a handler does
+    not load what it never calls. Whatever its own factories (and the factories they call)
+    import, its first request loads: the measurement counts it, so deferring an import never
+    makes a cold start look shorter than it is.
+    """
+    factories: dict[str, tuple[set[str], set[str]]] = {}
+    for node in ast.parse(services_source).body:
+        if isinstance(node, ast.FunctionDef):
+            own = {n.module for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and n.module}
+            own |= {a.name for n in ast.walk(node) if isinstance(n, ast.Import) for a in n.names}
+            calls = {
+                n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            }
+            factories[node.name] = (own, calls)
+    wanted = [
+        alias.name
+        for n in ast.walk(ast.parse(handler_source))
+        if isinstance(n, ast.ImportFrom) and (n.module or "").endswith(".services")
+        for alias in n.names
+    ]
+    seen: set[str] = set()
+    modules: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in seen or name not in factories:
+            continue
+        seen.add(name)
+        modules |= factories[name][0]
+        wanted.extend(factories[name][1])
+    return sorted(modules)
+
+
+def handler_target(handler: str, code_uri: Path | None = None) -> str:
     module, func = handler.rsplit(".", 1)
     # __import__ rather than importlib.import_module (what Lambda calls; same work): only imports
     # through the C entry point show up in -X importtime.
-    return f"import sys; __import__({module!r}); getattr(sys.modules[{module!r}], {func!r})"
+    target = f"import sys; __import__({module!r}); getattr(sys.modules[{module!r}], {func!r})"
+    source = code_uri / (module.replace(".", "/") + ".py") if code_uri is not None else None
+    if source is not None and source.exists() and SERVICES.exists():
+        for name in factory_imports(source.read_text(), SERVICES.read_text()):
+            target += f"; __import__({name!r})"
+    return target
 
 
 class Child:
@@ -199,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
     functions: dict[str, dict[str, Any]] = {}
     for logical_id, spec in sorted(template.functions.items()):
-        res = measure(child_for(logical_id), handler_target(spec.handler), repeat)
+        res = measure(child_for(logical_id), handler_target(spec.handler, spec.code_uri), repeat)
         res["code_uri"] = (
             str(spec.code_uri.relative_to(REPO)) if spec.code_uri.is_relative_to(REPO) else str(spec.code_uri)
         )
@@ -223,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     traced: dict[str, Any] = {}
     if chosen:
         spec = template.functions[chosen]
-        breakdown = importtime(child_for(chosen), handler_target(spec.handler))
-        traced = measure(child_for(chosen, traced=True), handler_target(spec.handler), repeat)
+        breakdown = importtime(child_for(chosen), handler_target(spec.handler, spec.code_uri))
+        traced = measure(child_for(chosen, traced=True), handler_target(spec.handler, spec.code_uri), repeat)
     elapsed = time.perf_counter() - started
 
     print()

@@ -1,8 +1,10 @@
 """The composition root: factories that wire use cases and stores to the process's boto3
 clients, each made once per cold start.
 
-Each factory imports what it wires when it is first called, so a function pays at cold start
-only for the modules its own handler uses (bench/cold_imports.py measures every handler).
+What every factory needs (boto3 clients, the table) is imported here; what only some factories
+wire is imported by the factory when it is first called, so a function does not load the
+runner, the key store or use cases its handler never calls (bench/cold_imports.py measures
+every handler).
 """
 
 from __future__ import annotations
@@ -10,29 +12,26 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from orchestration_core.aws import client
 from orchestration_core.config import get_settings
+from orchestration_core.store.table import Table
 
 if TYPE_CHECKING:
     from orchestration_core.auth import KeyStore
     from orchestration_core.engine import Engine
     from orchestration_core.executions import Services
     from orchestration_core.runner import Runner
-    from orchestration_core.store.table import Table
     from orchestration_core.store.workflows import WorkflowStore
     from orchestration_core.tasktypes import TaskTypeRegistry
 
 
 @lru_cache(maxsize=1)
 def table() -> Table:
-    from orchestration_core.aws import client
-    from orchestration_core.store.table import Table
-
     return Table(client("dynamodb"), get_settings().table_name)
 
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    from orchestration_core.aws import client
     from orchestration_core.engine import Engine
 
     settings = get_settings()
