@@ -80,10 +80,11 @@ def _create_schedules(n: int, tenant: str, workflow_id: str) -> None:
     for every operation of a transaction, so N creates would cost O(N^2) here. The items are
     exactly what create() writes (to_item), so the dispatcher sees real schedules.
     """
-    from orchestration_core import clock, ids
+    from orchestration_core.schedules.models import Schedule
+    from orchestration_core.schedules.store import memberships, to_item
     from orchestration_core.services import table
-    from orchestration_core.store.schedules import Schedule, memberships, to_item
-    from orchestration_core.store.table import serialize
+    from orchestration_core.shared import clock, ids
+    from orchestration_core.shared.table import serialize
 
     tbl = table()
     stamp = clock.iso(SLOT - timedelta(hours=1))
@@ -146,7 +147,7 @@ def _baseline_updates(n: int, workers: int, claim_shaped: bool, budget: float) -
     and condition of a dispatcher claim (4 attributes set, a 4-part condition).
     """
     from orchestration_core.services import table
-    from orchestration_core.store.table import serialize
+    from orchestration_core.shared.table import serialize
 
     tbl = table()
     tag = f"{workers}{'c' if claim_shaped else 'p'}"
@@ -213,8 +214,9 @@ def _baseline_starts(
     tenant: str, workflow_id: str, count: int, workers: int, budget: float
 ) -> tuple[int, float]:
     """Direct start_execution calls (no dispatcher) per second, same table, same moto."""
-    from orchestration_core import executions, ids
+    from orchestration_core.executions import usecases as executions
     from orchestration_core.services import execution_services
+    from orchestration_core.shared import ids
 
     svc = execution_services()
 
@@ -275,11 +277,10 @@ FULL = {"baseline_budget": 15.0, "real_budget": 20.0, "real_workers": 2, "direct
 
 
 def _run(n: int, profile: dict[str, float]) -> dict[str, Any]:
-    from orchestration_core import workflows
-    from orchestration_core.api_models import WorkflowCreate
-    from orchestration_core.schedule_services import schedule_store
-    from orchestration_core.schedules import DEFAULT_WORKERS, dispatch_due
-    from orchestration_core.services import execution_services, workflow_store
+    from orchestration_core.schedules.usecases import DEFAULT_WORKERS, dispatch_due
+    from orchestration_core.services import execution_services, schedule_store, workflow_store
+    from orchestration_core.workflows import usecases as workflows
+    from orchestration_core.workflows.api import WorkflowCreate
 
     w = DEFAULT_WORKERS
     setup = time.perf_counter()

@@ -24,7 +24,7 @@ from bench.harness import (
 
 
 def definition_bytes(tasks: Sequence[Any]) -> int:
-    from orchestration_core.compiler import compile_definition
+    from orchestration_core.engine.compiler import compile_definition
 
     return len(json.dumps(compile_definition(tasks, DEPLOYED_RUNNER_ARN, CUSTOM_FUNCTIONS)).encode())
 
@@ -44,8 +44,8 @@ def largest_under_limit(make: Callable[[int], Graph], task_type: str, hi: int = 
 
 
 def compile_benchmark(profile: Profile) -> dict[str, Any]:
-    from orchestration_core.compiler import compile_definition
-    from orchestration_core.dag import topological_order, validate_tasks
+    from orchestration_core.engine.compiler import compile_definition
+    from orchestration_core.workflows.dag import topological_order, validate_tasks
 
     rows: list[dict[str, Any]] = []
     for family, make in (("random", random_dag), ("fork-join", fork_join)):

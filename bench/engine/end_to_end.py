@@ -152,7 +152,7 @@ def end_to_end_benchmark(profile: Profile, api: Api, timer: RunnerTimer) -> dict
     finally:
         uninstall()
     if profile.parse_probe:
-        from orchestration_core.compiler import compile_definition
+        from orchestration_core.engine.compiler import compile_definition
 
         graph = random_dag(profile.parse_probe, 1000 + profile.parse_probe)
         definition = json.dumps(compile_definition(graph.taskdefs("noop"), DEPLOYED_RUNNER_ARN, {}))

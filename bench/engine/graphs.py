@@ -64,7 +64,7 @@ class Graph:
         return f"t{i:05d}"
 
     def taskdefs(self, task_type: str = "noop") -> list[Any]:
-        from orchestration_core.domain import TaskDef
+        from orchestration_core.workflows.models import TaskDef
 
         return [
             TaskDef(self.task_name(i), task_type, {}, tuple(self.task_name(d) for d in deps))
@@ -115,7 +115,7 @@ def n_shape() -> Graph:
 
 
 def series_parallel(graph: Graph) -> bool:
-    from orchestration_core.compiler import is_series_parallel
+    from orchestration_core.engine.compiler import is_series_parallel
 
     return is_series_parallel(graph.taskdefs())
 

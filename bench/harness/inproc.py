@@ -124,7 +124,7 @@ def start_runtime(workdir: Path) -> tuple[Any, Api, RunnerTimer]:
 
 def ts(text: str) -> float:
     """An ISO timestamp of a record as seconds since the epoch."""
-    from orchestration_core.clock import parse_iso
+    from orchestration_core.shared.clock import parse_iso
 
     return parse_iso(text).timestamp()
 

@@ -21,7 +21,7 @@ def seed_data_dir(data_dir: Path, template_id: str, count: int) -> dict[str, Any
     creation time) and a new name, and the counter items of the list partitions the template
     belongs to (``COUNT#<GSInPK value>``) are raised by ``count``.
     """
-    from orchestration_core.ids import new_id
+    from orchestration_core.shared.ids import new_id
 
     from orchestration_local.durability import read_snapshot, rewrite_snapshot
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core.authorizer import authorize
+from orchestration_core.auth.authorizer import authorize
 from orchestration_core.services import key_store
 
 logger = Logger()

@@ -1,9 +1,9 @@
 """POST /executions/{executionId}/cancel: stop a running execution (409 once it has ended)."""
 
-from orchestration_core import executions
-from orchestration_core.api_models import ExecutionDetail
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.api import ExecutionDetail
 from orchestration_core.services import execution_services
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

@@ -3,10 +3,10 @@
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from orchestration_core import executions
-from orchestration_core.api_models import ExecutionList, ExecutionSummary
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.api import ExecutionList, ExecutionSummary
 from orchestration_core.services import execution_services
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

@@ -1,10 +1,10 @@
 """POST /executions/{executionId}/redrive: run a failed or cancelled execution again from where
 it stopped (same id; completed tasks keep their results). 409 unless failed or cancelled."""
 
-from orchestration_core import executions
-from orchestration_core.api_models import ExecutionDetail
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.api import ExecutionDetail
 from orchestration_core.services import execution_services
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

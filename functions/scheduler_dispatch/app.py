@@ -1,6 +1,6 @@
 """The dispatcher: the EventBridge rule's target (rate(1 minute)); fires every due schedule,
 then sweeps the executions stored as running whose machine may have ended unrecorded, then
-deletes a few of the stack's state machines nothing uses any more (orchestration_core.machines).
+deletes a few of the stack's state machines nothing uses any more (orchestration_core.executions.machines).
 
 The tick is the scheduled event's ``time`` (a retried delivery keeps it), else now. Work
 left when the time budget runs out stays due for the next tick.
@@ -11,11 +11,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core import clock, executions, metrics, schedules, tracing
-from orchestration_core.config import get_settings
-from orchestration_core.machines import MachineCollector
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.services import execution_services
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.machines import MachineCollector
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.services import execution_services, schedule_store
+from orchestration_core.shared import clock, metrics, tracing
+from orchestration_core.shared.config import get_settings
 
 logger = Logger()
 

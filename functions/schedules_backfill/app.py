@@ -4,11 +4,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import clock, metrics, schedules
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_models import BackfillAccepted, BackfillRequest
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.services import execution_services
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import BackfillAccepted, BackfillRequest
+from orchestration_core.services import execution_services, schedule_store
+from orchestration_core.shared import clock, metrics
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

@@ -1,9 +1,9 @@
 """DELETE /schedules/{scheduleId}: delete a schedule (executions it started stay)."""
 
-from orchestration_core import schedules
-from orchestration_core.api_models import DeleteResult
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_services import schedule_store
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.services import schedule_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows.api import DeleteResult
 
 app = Resolver()
 

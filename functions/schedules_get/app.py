@@ -1,9 +1,10 @@
 """GET /schedules/{scheduleId}: a schedule with its next and last runs."""
 
-from orchestration_core import clock, schedules
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_models import ScheduleOut
-from orchestration_core.schedule_services import schedule_store
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import ScheduleOut
+from orchestration_core.services import schedule_store
+from orchestration_core.shared import clock
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

@@ -3,10 +3,10 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from orchestration_core import schedules
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_models import ScheduleList, ScheduleSummary
-from orchestration_core.schedule_services import schedule_store
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import ScheduleList, ScheduleSummary
+from orchestration_core.services import schedule_store
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

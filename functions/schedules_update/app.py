@@ -3,10 +3,11 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import clock, schedules
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_models import ScheduleOut, ScheduleUpdate
-from orchestration_core.schedule_services import schedule_store
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import ScheduleOut, ScheduleUpdate
+from orchestration_core.services import schedule_store
+from orchestration_core.shared import clock
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

@@ -1,13 +1,13 @@
-"""The task runner, invoked by the compiled state machines (see orchestration_core.runner)."""
+"""The task runner, invoked by the compiled state machines (see orchestration_core.executions.runner)."""
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orchestration_core import metrics, tracing
-from orchestration_core.runner import RunnerEvent
+from orchestration_core.executions.runner import RunnerEvent
 from orchestration_core.services import runner
+from orchestration_core.shared import metrics, tracing
 
 logger = Logger()
 

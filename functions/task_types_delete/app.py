@@ -1,8 +1,8 @@
 """DELETE /task-types/{name}: unregister a custom task type."""
 
-from orchestration_core.api_models import DeleteResult
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import task_type_registry
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows.api import DeleteResult
 
 app = Resolver()
 

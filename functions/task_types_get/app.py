@@ -1,9 +1,9 @@
 """GET /task-types/{name}: a registered custom task type."""
 
-from orchestration_core.api_models import TaskTypeOut
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import task_type_registry
-from orchestration_core.tasktypes import BUILTIN_DESCRIPTIONS
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.tasktypes.api import TaskTypeOut
+from orchestration_core.tasktypes.builtins import BUILTIN_DESCRIPTIONS
 
 app = Resolver()
 

@@ -1,9 +1,9 @@
 """GET /task-types: every task type a workflow of the caller can use (built-in, the
 deployment's, and the tenant's registrations), by name."""
 
-from orchestration_core.api_models import TaskTypeList, TaskTypeOut
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import task_type_registry
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.tasktypes.api import TaskTypeList, TaskTypeOut
 
 app = Resolver()
 

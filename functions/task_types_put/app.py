@@ -3,12 +3,12 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core.api_models import TaskTypeIn, TaskTypeOut
-from orchestration_core.compiler import BUILTIN_TYPES
-from orchestration_core.errors import FieldError, ValidationFailed
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import task_type_registry
-from orchestration_core.tasktypes import check_function, this_deployment, valid_type_name
+from orchestration_core.shared.errors import FieldError, ValidationFailed
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.tasktypes.api import TaskTypeIn, TaskTypeOut
+from orchestration_core.tasktypes.builtins import BUILTIN_TYPES
+from orchestration_core.tasktypes.registry import check_function, this_deployment, valid_type_name
 
 app = Resolver()
 

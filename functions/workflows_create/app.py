@@ -4,10 +4,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import workflows
-from orchestration_core.api_models import WorkflowCreate, WorkflowSummary
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import workflow_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import WorkflowCreate, WorkflowSummary
 
 app = Resolver()
 

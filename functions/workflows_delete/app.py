@@ -1,10 +1,10 @@
 """DELETE /workflows/{workflowId}: delete a workflow (and its schedules)."""
 
-from orchestration_core import schedules, workflows
-from orchestration_core.api_models import DeleteResult
-from orchestration_core.http import Resolver, api_handler
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.services import workflow_store
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.services import schedule_store, workflow_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import DeleteResult
 
 app = Resolver()
 

@@ -4,11 +4,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import executions, metrics
-from orchestration_core.api_models import ExecuteAccepted, ExecuteRequest
-from orchestration_core.errors import FieldError, ValidationFailed
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.api import ExecuteAccepted, ExecuteRequest
 from orchestration_core.services import execution_services
+from orchestration_core.shared import metrics
+from orchestration_core.shared.errors import FieldError, ValidationFailed
+from orchestration_core.shared.http import Resolver, api_handler
 
 app = Resolver()
 

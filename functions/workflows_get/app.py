@@ -1,10 +1,11 @@
 """GET /workflows/{workflowId}: a workflow with its tasks and their latest status."""
 
 from aws_lambda_powertools.event_handler import Response
-from orchestration_core import executions, workflows
-from orchestration_core.api_models import WorkflowDetail
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
 from orchestration_core.services import execution_services, workflow_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import WorkflowDetail
 
 app = Resolver()
 

@@ -3,10 +3,10 @@
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from orchestration_core import workflows
-from orchestration_core.api_models import WorkflowList, WorkflowSummary
-from orchestration_core.http import Resolver, api_handler
 from orchestration_core.services import workflow_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import WorkflowList, WorkflowSummary
 
 app = Resolver()
 

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestration_core import executions, workflows
-from orchestration_core.api_models import WorkflowDetail, WorkflowUpdate
-from orchestration_core.http import Resolver, api_handler
+from orchestration_core.executions import usecases as executions
 from orchestration_core.services import execution_services, workflow_store
+from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import WorkflowDetail, WorkflowUpdate
 
 app = Resolver()
 

@@ -517,8 +517,8 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _keys_on_stack(args: argparse.Namespace) -> int:
     import boto3
-    from orchestration_core.auth import KeyStore
-    from orchestration_core.store.table import Table
+    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.shared.table import Table
 
     outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
     table_name = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName")

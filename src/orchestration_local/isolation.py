@@ -4,7 +4,7 @@ Every function of the template runs in this one process, on many threads at once
 invocation runs in its own copy of the caller's ``contextvars`` context (``run_isolated``), in
 which:
 
-- ``orchestration_core.config.get_settings()`` answers the settings of the function being
+- ``orchestration_core.shared.config.get_settings()`` answers the settings of the function being
   invoked: Lambda's own variables (the region) plus the template's Globals and the function's
   Variables, nothing another function was given. ``os.environ`` itself keeps every function's
   variables merged (what the runtime's own code reads outside invocations: the resume at start,
@@ -39,7 +39,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter, clear_context_keys
-from orchestration_core import config
+from orchestration_core.shared import config
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orchestration_core.http import Problem
+from orchestration_core.shared.http import Problem
 
 from orchestration_local.lambdas import Functions
 

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from orchestration_core.netguard import ALLOWED_CIDRS_ENV, LOCAL_ALLOWED_CIDRS
+from orchestration_core.tasktypes.netguard import ALLOWED_CIDRS_ENV, LOCAL_ALLOWED_CIDRS
 
 from orchestration_local import aws, durability
 from orchestration_local.gateway import Gateway
@@ -99,7 +99,7 @@ class Runtime:
         self.resumed = self.resume_executions()
 
     def resume_executions(self) -> list[str]:
-        from orchestration_core.executions import resume_stranded
+        from orchestration_core.executions.usecases import resume_stranded
         from orchestration_core.services import execution_services
 
         return resume_stranded(execution_services())

@@ -32,8 +32,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from orchestration_core.auth import MAX_KEY_NAME, TENANT_PATTERN
-from orchestration_core.errors import ProblemError
+from orchestration_core.auth.keys import MAX_KEY_NAME, TENANT_PATTERN
+from orchestration_core.shared.errors import ProblemError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestration_local import openapi

@@ -1,4 +1,4 @@
-"""Handlers pay for X-Ray only when tracing is on (orchestration_core.tracing).
+"""Handlers pay for X-Ray only when tracing is on (orchestration_core.shared.tracing).
 
 Each case runs in a fresh interpreter: whether the X-Ray SDK was imported is a fact about
 sys.modules at start-up, which one test process cannot observe twice.

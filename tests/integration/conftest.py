@@ -179,7 +179,7 @@ def tenant() -> str:
 def _purge_schedules(runtime: Runtime, tenant: str) -> Iterator[None]:
     """Leave no schedule of the test's tenant behind: the due index is shared by the session."""
     yield
-    from orchestration_core.schedule_services import schedule_store
+    from orchestration_core.services import schedule_store
 
     store = schedule_store()
     while page := store.page(tenant, None, 100, 0).items:

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from orchestration_core import clock, cron, executions, schedules
-from orchestration_core.errors import Unavailable
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.services import execution_services, workflow_store
-from orchestration_core.store.schedules import Schedule
+from orchestration_core.executions import usecases as executions
+from orchestration_core.schedules import cron
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.models import Schedule
+from orchestration_core.services import execution_services, schedule_store, workflow_store
+from orchestration_core.shared import clock
+from orchestration_core.shared.errors import Unavailable
 
 from orchestration_local.runtime import Runtime
 from orchestration_local.ticker import Ticker, scheduled_event

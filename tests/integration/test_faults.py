@@ -27,9 +27,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from orchestration_core import clock, executions, schedules, services
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.store.table import _TRANSACTION_RETRIES
+from orchestration_core import services
+from orchestration_core.executions import usecases as executions
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.services import schedule_store
+from orchestration_core.shared import clock
+from orchestration_core.shared.table import _TRANSACTION_RETRIES
 
 from orchestration_local import aws
 from orchestration_local.runtime import Runtime

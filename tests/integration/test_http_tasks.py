@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 import pytest
-from orchestration_core.netguard import LOCAL_ALLOWED_CIDRS
+from orchestration_core.tasktypes.netguard import LOCAL_ALLOWED_CIDRS
 
 from tests.integration.conftest import Api, run
 from tests.local_http import Route, serve

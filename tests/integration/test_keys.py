@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from orchestration_core.errors import Conflict, Unauthorized, ValidationFailed
+from orchestration_core.shared.errors import Conflict, Unauthorized, ValidationFailed
 
 from orchestration_local.runtime import Runtime
 

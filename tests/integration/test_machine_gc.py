@@ -1,4 +1,4 @@
-"""Garbage collection of unused state machines (orchestration_core.machines), on moto.
+"""Garbage collection of unused state machines (orchestration_core.executions.machines), on moto.
 
 The machines here carry a prefix of their own (an Engine with another prefix, as another stack
 would have), so the session's other machines are not this test's business; the clock is
@@ -14,12 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from orchestration_core import clock, executions, services
-from orchestration_core.domain import Execution, ExecutionStatus, TaskDef
-from orchestration_core.engine import Engine
-from orchestration_core.executions import Services
-from orchestration_core.ids import new_id
-from orchestration_core.machines import CollectReport, MachineCollector
+from orchestration_core import services
+from orchestration_core.engine.stepfunctions import Engine
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.machines import CollectReport, MachineCollector
+from orchestration_core.executions.models import Execution, ExecutionStatus
+from orchestration_core.executions.usecases import Services
+from orchestration_core.shared import clock
+from orchestration_core.shared.ids import new_id
+from orchestration_core.workflows.models import TaskDef
 
 from orchestration_local.runtime import Runtime
 from tests.integration.conftest import Api, gate, wait_for
@@ -232,7 +235,7 @@ def test_another_stacks_machines_are_never_touched(svc: Services, prefix: str) -
 
 def test_a_tick_is_bounded(svc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given more idle machines than a tick deletes
-    from orchestration_core import machines as gc
+    from orchestration_core.executions import machines as gc
 
     made = [
         svc.engine.ensure_state_machine({"Comment": f"{i}-{uuid.uuid4().hex}", **_pass()})

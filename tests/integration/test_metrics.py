@@ -1,4 +1,4 @@
-"""The handlers' metrics (orchestration_core.metrics) as EMF lines: on for these tests, off in
+"""The handlers' metrics (orchestration_core.shared.metrics) as EMF lines: on for these tests, off in
 the embedded runtime otherwise (POWERTOOLS_METRICS_DISABLED, which it sets)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from orchestration_core import clock
+from orchestration_core.shared import clock
 
 from orchestration_local.runtime import Runtime
 from orchestration_local.ticker import scheduled_event

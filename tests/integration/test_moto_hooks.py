@@ -330,8 +330,8 @@ class _FullDisk:
 def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavailable(
     runtime: Runtime, journal: durability.Store
 ) -> None:
-    from orchestration_core.errors import Unavailable
-    from orchestration_core.store.table import Table
+    from orchestration_core.shared.errors import Unavailable
+    from orchestration_core.shared.table import Table
 
     client = boto3.client("dynamodb", region_name="us-east-1")
     table = runtime.names["Table"]

@@ -14,10 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from orchestration_core import clock, executions
-from orchestration_core.domain import ExecutionStatus
-from orchestration_core.runner import Runner
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.models import ExecutionStatus
+from orchestration_core.executions.runner import Runner
 from orchestration_core.services import execution_services
+from orchestration_core.shared import clock
 
 from orchestration_local.runtime import Runtime
 from orchestration_local.ticker import scheduled_event

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orchestration_core import compiler, executions, services
-from orchestration_core.domain import TaskDef
-from orchestration_core.runner import Runner
+from orchestration_core import services
+from orchestration_core.engine import compiler
+from orchestration_core.executions import usecases as executions
+from orchestration_core.executions.runner import Runner
+from orchestration_core.workflows.models import TaskDef
 
 from tests.integration.conftest import Api, run
 

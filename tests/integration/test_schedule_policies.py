@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from orchestration_core import clock, schedules
-from orchestration_core.schedule_models import BackfillRequest
-from orchestration_core.schedule_services import schedule_store
-from orchestration_core.services import execution_services
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import BackfillRequest
+from orchestration_core.services import execution_services, schedule_store
+from orchestration_core.shared import clock
 
 from tests.integration.conftest import Api, gate, wait_for
 from tests.integration.test_dispatcher import at, dispatch, runs_of, schedule, stored, workflow

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from orchestration_core import clock, cron
+from orchestration_core.schedules import cron
+from orchestration_core.shared import clock
 
 from tests.integration.conftest import ETL, Api
 

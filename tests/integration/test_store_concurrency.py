@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from orchestration_core import workflows
-from orchestration_core.api_models import WorkflowCreate, WorkflowUpdate
-from orchestration_core.errors import PreconditionFailed
 from orchestration_core.services import workflow_store
+from orchestration_core.shared.errors import PreconditionFailed
+from orchestration_core.workflows import usecases as workflows
+from orchestration_core.workflows.api import WorkflowCreate, WorkflowUpdate
 
 from orchestration_local.runtime import Runtime
 

@@ -39,8 +39,9 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 from cfnlint.decode import decode
-from orchestration_core import clock, services
-from orchestration_core.config import get_settings
+from orchestration_core import services
+from orchestration_core.shared import clock
+from orchestration_core.shared.config import get_settings
 
 from orchestration_local.lambdas import Functions
 from orchestration_local.runtime import Runtime

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from orchestration_core.compiler import (
+from orchestration_core.engine.compiler import (
     MAX_DEFINITION_BYTES,
     Gated,
     Leaf,
@@ -18,7 +18,7 @@ from orchestration_core.compiler import (
     plan,
     state_machine_name,
 )
-from orchestration_core.domain import TaskDef
+from orchestration_core.workflows.models import TaskDef
 
 
 def t(name: str, *deps: str, type_: str = "noop", **config: Any) -> TaskDef:

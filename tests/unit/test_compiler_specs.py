@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from orchestration_core import compiler
-from orchestration_core.compiler import MAX_DEFINITION_BYTES, compile_definition
-from orchestration_core.domain import TaskDef
+from orchestration_core.engine import compiler
+from orchestration_core.engine.compiler import MAX_DEFINITION_BYTES, compile_definition
+from orchestration_core.workflows.models import TaskDef
 
 from tests.unit.test_compiler import RUNNER, random_dag, states_of, t
 

@@ -1,4 +1,4 @@
-"""Tests for orchestration_core.cron: validation, DST rule, cross-checks vs cronsim/croniter."""
+"""Tests for orchestration_core.schedules.cron: validation, DST rule, cross-checks vs cronsim/croniter."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 from cronsim import CronSim
-from orchestration_core import cron
-from orchestration_core.cron import (
-    CronError,
-    next_run_at,
-    next_runs,
-    parse_cron,
-    validate_timezone,
-)
+from orchestration_core.schedules import cron
+from orchestration_core.schedules.cron import CronError, next_run_at, next_runs, parse_cron, validate_timezone
 
 
 def utc(text: str) -> datetime:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from orchestration_core.dag import find_cycle, topological_order, validate_tasks
-from orchestration_core.domain import TaskDef
-from orchestration_core.errors import ValidationFailed
+from orchestration_core.shared.errors import ValidationFailed
+from orchestration_core.workflows.dag import find_cycle, topological_order, validate_tasks
+from orchestration_core.workflows.models import TaskDef
 
 
 def tasks(*specs: tuple[str, list[str]] | tuple[str, list[str], dict[str, object]]) -> list[TaskDef]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestration_core.config import get_settings
+from orchestration_core.shared.config import get_settings
 
 from orchestration_local.lambdas import Functions
 from orchestration_local.template import FunctionSpec, Template
@@ -26,7 +26,7 @@ _HANDLER = """
 import threading
 
 from aws_lambda_powertools import Logger
-from orchestration_core.config import get_settings
+from orchestration_core.shared.config import get_settings
 
 logger = Logger(service="{service}")
 entered = threading.Event()

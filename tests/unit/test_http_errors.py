@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from orchestration_core.http import field_path, validation_problem
+from orchestration_core.shared.http import field_path, validation_problem
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_unknown_fields_and_missing_fields_read_plainly() -> None:
 
 
 def test_json_depth() -> None:
-    from orchestration_core.limits import json_depth
+    from orchestration_core.shared.limits import json_depth
 
     assert json_depth(1) == 0
     assert json_depth({}) == 1

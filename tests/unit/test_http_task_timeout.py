@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from orchestration_core import netguard, tasktypes
+from orchestration_core.tasktypes import netguard
+from orchestration_core.tasktypes import registry as tasktypes
 
 
 @pytest.mark.parametrize(("asked", "used"), [(None, 30.0), (5, 5.0), (870, 870.0), (86_400, 870.0)])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from orchestration_core.compiler import compile_definition
-from orchestration_core.domain import Execution, ExecutionStatus, TaskDef, TaskRun, TaskStatus
+from orchestration_core.engine.compiler import compile_definition
+from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
+from orchestration_core.workflows.models import TaskDef, TaskStatus
 
 TASKS = (
     TaskDef("a", "noop"),

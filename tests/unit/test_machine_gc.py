@@ -1,4 +1,4 @@
-"""The clean-up of unused state machines (orchestration_core.machines) against a fake engine:
+"""The clean-up of unused state machines (orchestration_core.executions.machines) against a fake engine:
 its limits per tick, where it goes on from, and what stops it. The clock is injected."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from orchestration_core import machines as gc
-from orchestration_core.domain import Execution, ExecutionStatus
-from orchestration_core.engine import Engine
-from orchestration_core.errors import Throttled
-from orchestration_core.executions import Services
-from orchestration_core.machines import MachineCollector
+from orchestration_core.engine.stepfunctions import Engine
+from orchestration_core.executions import machines as gc
+from orchestration_core.executions.machines import MachineCollector
+from orchestration_core.executions.models import Execution, ExecutionStatus
+from orchestration_core.executions.usecases import Services
+from orchestration_core.shared.errors import Throttled
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 GRACE = timedelta(days=7)

@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from orchestration_core import netguard
-from orchestration_core.netguard import (
+from orchestration_core.tasktypes import netguard
+from orchestration_core.tasktypes.netguard import (
     LOCAL_ALLOWED_CIDRS,
     AddressRefused,
     InvalidAllowList,
@@ -25,7 +25,7 @@ from orchestration_core.netguard import (
     parse_allowed,
     refusal,
 )
-from orchestration_core.tasktypes import TaskError, run_builtin
+from orchestration_core.tasktypes.registry import TaskError, run_builtin
 
 from tests.local_http import Route, serve
 

@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from orchestration_core.errors import ValidationFailed
-from orchestration_core.ids import new_id
-from orchestration_core.pagination import Cursor, decode_cursor, encode_cursor, resolve_position
+from orchestration_core.shared.errors import ValidationFailed
+from orchestration_core.shared.ids import new_id
+from orchestration_core.shared.pagination import Cursor, decode_cursor, encode_cursor, resolve_position
 
 
 def test_cursor_round_trips_and_is_url_safe() -> None:

@@ -6,19 +6,12 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from orchestration_core import schedules
-from orchestration_core.errors import ValidationFailed
-from orchestration_core.pagination import Cursor, decode_cursor, encode_cursor
-from orchestration_core.schedule_models import MAX_PARAMETERS_BYTES, ScheduleCreate, ScheduleUpdate
-from orchestration_core.store.schedules import (
-    DUE_SHARDS,
-    PendingFire,
-    Schedule,
-    due_partition,
-    from_item,
-    shard_of,
-    to_item,
-)
+from orchestration_core.schedules import usecases as schedules
+from orchestration_core.schedules.api import MAX_PARAMETERS_BYTES, ScheduleCreate, ScheduleUpdate
+from orchestration_core.schedules.models import PendingFire, Schedule
+from orchestration_core.schedules.store import DUE_SHARDS, due_partition, from_item, shard_of, to_item
+from orchestration_core.shared.errors import ValidationFailed
+from orchestration_core.shared.pagination import Cursor, decode_cursor, encode_cursor
 from pydantic import ValidationError
 
 from orchestration_local.ticker import rate_seconds, scheduled_event
@@ -53,7 +46,7 @@ def test_fire_execution_id_is_a_function_of_schedule_and_slot_only() -> None:
 
 def test_fire_ids_sort_by_scheduled_time_like_new_ids() -> None:
     # Executions list newest first by id: a fire's id must sort among new_id()s by its slot.
-    from orchestration_core.ids import new_id
+    from orchestration_core.shared.ids import new_id
 
     earlier = schedules.fire_execution_id("sc_z", "2026-03-01T10:00:00.000Z")
     between = new_id("ex", int(datetime(2026, 3, 1, 10, 30, tzinfo=UTC).timestamp() * 1000))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from orchestration_core.config import Settings, settings_from
+from orchestration_core.shared.config import Settings, settings_from
 
 
 def test_the_environment_becomes_settings() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 from orchestration_core import services
-from orchestration_core.compiler import compile_definition, state_machine_name
-from orchestration_core.config import Settings
-from orchestration_core.domain import TaskDef
-from orchestration_core.engine import Engine
+from orchestration_core.engine.compiler import compile_definition, state_machine_name
+from orchestration_core.engine.stepfunctions import Engine
+from orchestration_core.shared.config import Settings
+from orchestration_core.workflows.models import TaskDef
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 DEFINITION = compile_definition([TaskDef(name="a", type="noop")], "runner", {})

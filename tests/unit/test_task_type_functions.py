@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from orchestration_core.config import get_settings
-from orchestration_core.tasktypes import Deployment, function_problem, this_deployment
+from orchestration_core.shared.config import get_settings
+from orchestration_core.tasktypes.registry import Deployment, function_problem, this_deployment
 
 HERE = Deployment("aws", "us-east-1", "123456789012", "orchestration-task-")
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"

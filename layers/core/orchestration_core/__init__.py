@@ -1,5 +1,5 @@
-"""Core of the orchestration service: models, validation, storage and engine logic.
+"""Core of the orchestration service, one package per subject (docs/architecture.md).
 
 Every Lambda function imports this package (deployed as a layer); the embedded runtime
-imports it too. Pure modules (``dag``, ``pagination``, ``ids``) make no AWS calls.
+imports it too. The package files are empty: importing one costs nothing at a cold start.
 """

@@ -12,17 +12,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from orchestration_core.aws import client
-from orchestration_core.config import get_settings
-from orchestration_core.store.table import Table
+from orchestration_core.shared.aws import client
+from orchestration_core.shared.config import get_settings
+from orchestration_core.shared.table import Table
 
 if TYPE_CHECKING:
-    from orchestration_core.auth import KeyStore
-    from orchestration_core.engine import Engine
-    from orchestration_core.executions import Services
-    from orchestration_core.runner import Runner
-    from orchestration_core.store.workflows import WorkflowStore
-    from orchestration_core.tasktypes import TaskTypeRegistry
+    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.engine.stepfunctions import Engine
+    from orchestration_core.executions.runner import Runner
+    from orchestration_core.executions.usecases import Services
+    from orchestration_core.schedules.store import ScheduleStore
+    from orchestration_core.tasktypes.registry import TaskTypeRegistry
+    from orchestration_core.workflows.store import WorkflowStore
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +33,7 @@ def table() -> Table:
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    from orchestration_core.engine import Engine
+    from orchestration_core.engine.stepfunctions import Engine
 
     settings = get_settings()
     return Engine(
@@ -45,8 +46,8 @@ def engine() -> Engine:
 
 
 def execution_services() -> Services:
-    from orchestration_core.executions import Services
-    from orchestration_core.store.executions import ExecutionStore
+    from orchestration_core.executions.store import ExecutionStore
+    from orchestration_core.executions.usecases import Services
 
     settings = get_settings()
     return Services(
@@ -59,14 +60,14 @@ def execution_services() -> Services:
 
 
 def task_type_registry() -> TaskTypeRegistry:
-    from orchestration_core.tasktypes import TaskTypeRegistry
+    from orchestration_core.tasktypes.registry import TaskTypeRegistry
 
     return TaskTypeRegistry(table(), get_settings().task_types)
 
 
 def runner() -> Runner:
-    from orchestration_core.runner import Runner
-    from orchestration_core.store.executions import ExecutionStore
+    from orchestration_core.executions.runner import Runner
+    from orchestration_core.executions.store import ExecutionStore
 
     return Runner(ExecutionStore(table()), engine(), task_lambda_client())
 
@@ -97,12 +98,18 @@ def task_lambda_client() -> Any:
 
 
 def workflow_store() -> WorkflowStore:
-    from orchestration_core.store.workflows import WorkflowStore
+    from orchestration_core.workflows.store import WorkflowStore
 
     return WorkflowStore(table())
 
 
 def key_store() -> KeyStore:
-    from orchestration_core.auth import KeyStore
+    from orchestration_core.auth.keys import KeyStore
 
     return KeyStore(table())
+
+
+def schedule_store() -> ScheduleStore:
+    from orchestration_core.schedules.store import ScheduleStore
+
+    return ScheduleStore(table())

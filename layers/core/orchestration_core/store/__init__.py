@@ -1,1 +1,0 @@
-"""DynamoDB access. Repositories take their boto3 client as an argument."""
