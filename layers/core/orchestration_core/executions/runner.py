@@ -268,7 +268,7 @@ class Runner:
             detail = json.loads(detail)["errorMessage"] if detail else detail
         recorded = self.executions.runs(ex.tenant_id, ex.id, [task]).get(task)
         this_launch = recorded.attempts - recorded.prior_attempts if recorded else 0
-        self.executions.update_run(
+        self.executions.write_run(
             ex.tenant_id,
             ex.id,
             task,
@@ -281,6 +281,7 @@ class Runner:
             _ACTIVE,
             if_not_exists={"startedAt": clock.now_iso()},
             attempts=max(int(failure.get("attempts") or 1), this_launch),
+            returning="NONE",
         )
         return {"task": task, "error": error, "cause": detail}
 
@@ -311,13 +312,14 @@ class Runner:
             task_input = call.task_input(run.attempts if run else event.attempt + 1)
             result = run_task(call.type, task_input["config"], task_input, event.function, self.lambdas)
         except TaskError as err:
-            self.executions.update_run(
+            self.executions.write_run(
                 call.event.tenantId,
                 call.event.executionId,
                 call.name,
                 {"error": json.dumps({"error": err.error, "cause": err.cause})},
                 "#status = :running",
                 {":running": TaskStatus.RUNNING.value},
+                returning="NONE",
             )
             raise
         self._complete(call, result, event.attempt + 1)

@@ -406,37 +406,6 @@ class ExecutionStore:
                 request = resp.get("UnprocessedKeys") or {}
         return record, found
 
-    def update_run(
-        self,
-        tenant_id: str,
-        execution_id: str,
-        name: str,
-        sets: dict[str, Any],
-        condition: str | None = None,
-        condition_values: dict[str, Any] | None = None,
-        if_not_exists: dict[str, Any] | None = None,
-        remove: list[str] | None = None,
-        attempts: int | None = None,
-    ) -> bool:
-        """Update a task run item; False when ``condition`` does not hold.
-
-        ``attempts`` is this launch's count: the item records it on top of the attempts of
-        earlier launches (``priorAttempts``, kept by a redrive or a resume).
-        """
-        ok, _ = self.write_run(
-            tenant_id,
-            execution_id,
-            name,
-            sets,
-            condition,
-            condition_values,
-            if_not_exists=if_not_exists,
-            remove=remove,
-            attempts=attempts,
-            returning="NONE",
-        )
-        return ok
-
     def write_run(
         self,
         tenant_id: str,
@@ -451,9 +420,11 @@ class ExecutionStore:
         add: dict[str, Any] | None = None,
         returning: str = "ALL_NEW",
     ) -> tuple[bool, TaskRun | None]:
-        """``update_run`` in one UpdateItem that also answers what the item holds: (True, the
+        """Update a task run item in one UpdateItem that also answers what the item holds: (True, the
         item as written; None with ``returning="NONE"``) or, when ``condition`` does not hold,
-        (False, the item as it is; None if there is none). ``add`` adds to sets or numbers."""
+        (False, the item as it is; None if there is none). ``add`` adds to sets or numbers.
+        ``attempts`` is this launch's count: the item records it on top of the attempts of
+        earlier launches (``priorAttempts``, kept by a redrive or a resume)."""
         names = {"#name": "name"}
         values: dict[str, Any] = {":name": name, **(condition_values or {})}
         parts = ["#name = :name"]
