@@ -44,7 +44,7 @@ class Settings:
     state_machine_log_group_arn: str = ""
     state_machine_log_level: str = "OFF"  # one of LOG_LEVELS
     # The dispatcher deletes a machine of this stack that nothing has started for this many
-    # days (and that runs nothing and is no workflow's current version): see machines.py.
+    # days (and that runs nothing and is no workflow's current version): see executions/machines.py.
     machine_gc_grace_days: float = 7
     # Metrics (orchestration_core.shared.metrics): their namespace, and the stack's name as a dimension.
     metrics_namespace: str = "Orchestration"
