@@ -73,12 +73,12 @@ from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, FieldError, NotFound, ProblemError, ValidationFailed
 from orchestration_core.shared.ids import derived_id, new_id
 from orchestration_core.shared.pagination import Page, resolve_position
+from orchestration_core.shared.table import retry_on_conflict
 from orchestration_core.workflows.models import Workflow, WorkflowStatus
 from orchestration_core.workflows.store import WorkflowStore
 
 log = logging.getLogger(__name__)
 
-_UPDATE_RETRIES = 10
 # A fire whose start failed for a transient reason is re-attempted this long after by a later
 # tick (with rate(1 minute), normally the next one). A slow dispatcher racing the retry is
 # harmless: both start the same execution id.
@@ -223,7 +223,7 @@ def update_schedule(
     the dispatcher has claimed but not finished (pendingFire) is kept: it still starts."""
     expression = request.cronExpression.strip() if request.cronExpression is not None else None
     _check_timing(expression, request.timezone)
-    for _ in range(_UPDATE_RETRIES):
+    for _ in retry_on_conflict():
         current = get_schedule(store, tenant_id, schedule_id)
         changes: dict[str, Any] = {"updated_at": clock.iso(now)}
         if expression is not None:
@@ -262,7 +262,7 @@ def update_schedule(
 
 
 def delete_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> None:
-    for _ in range(_UPDATE_RETRIES):
+    for _ in retry_on_conflict():
         current = get_schedule(store, tenant_id, schedule_id)
         try:
             store.delete(current)
@@ -283,7 +283,7 @@ def delete_for_workflow(store: ScheduleStore, tenant_id: str, workflow_id: str) 
 
 def _delete_quietly(store: ScheduleStore, sc: Schedule) -> bool:
     current: Schedule | None = sc
-    for _ in range(_UPDATE_RETRIES):
+    for _ in retry_on_conflict():
         if current is None:
             return False
         try:
@@ -342,7 +342,7 @@ def trigger_schedule(
     recorded on the schedule with a conditional write; a refused start records nothing."""
     scheduled = clock.iso(now)
     execution_id = trigger_execution_id(schedule_id, scheduled)
-    for _ in range(_UPDATE_RETRIES):
+    for _ in retry_on_conflict():
         sc = get_schedule(store, tenant_id, schedule_id)
         _runnable_workflow(svc, sc)
         policy = overlap_policy or sc.overlap_policy
@@ -472,7 +472,7 @@ def _record(
     """Write runs started outside a tick on the schedule (recent actions, last run, buffered
     slot), re-reading after a concurrent update."""
     current: Schedule | None = sc
-    for _ in range(_UPDATE_RETRIES):
+    for _ in retry_on_conflict():
         if current is None or not (actions or last or held):
             return
         new = current
@@ -670,7 +670,9 @@ class _Tick:
     def _fire(self, sc: Schedule) -> None:
         """Fire the due slot of ``sc`` (read consistently this tick): decide, start the run if
         the decision is to run, then record it all with one conditional write."""
-        for _ in range(2):  # an update that keeps the slot (e.g. new parameters) gets one more go
+        # Two attempts, not CONFLICT_ATTEMPTS: one tick serves every due schedule, and a schedule
+        # still contended after its one more go is left to the next tick (counted "lost").
+        for _ in retry_on_conflict(2):  # an update that keeps the slot (e.g. new parameters) gets one more go
             wf = self._workflow(sc)
             if wf is None:
                 if _delete_quietly(self.store, sc):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,7 +31,13 @@ _ser = TypeSerializer()
 _deser = TypeDeserializer()
 
 MAX_INDEXES = 4
+# A transaction cancelled by conflicts is retried inside the one store call, before its caller
+# (which may itself re-read and retry, see retry_on_conflict) hears of it: fewer attempts than
+# CONFLICT_ATTEMPTS so the two loops together stay short, and a 429 answers soon.
 _TRANSACTION_RETRIES = 8
+# The one attempt count of a conditional write that lost a race (retry_on_conflict): enough for
+# many writers of one item (16 in the tests) to each get through once backoff spreads them.
+CONFLICT_ATTEMPTS = 16
 _BATCH_GET = 100  # BatchGetItem's limit
 
 
@@ -40,6 +46,20 @@ def backoff(attempt: int) -> None:
     5 ms * 2^attempt, at most 1 s, so many writers of one item (16 in the tests) spread out
     instead of losing to each other until their retries run out."""
     time.sleep(random.uniform(0, min(1.0, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+def retry_on_conflict(attempts: int = CONFLICT_ATTEMPTS) -> Iterator[int]:
+    """The one retry policy of a conditional write that lost a race: yields the attempt numbers
+    ``0 .. attempts - 1`` and pauses with ``backoff`` (full jitter, at most 1 s) before every
+    attempt after the first. The caller's loop body re-reads what it must, writes, and leaves the
+    loop when the write went through; what follows the loop is the caller's answer when the
+    attempts ran out (a 409, a 429, or giving up quietly).
+
+    ``for attempt in retry_on_conflict(): ...``"""
+    for attempt in range(attempts):
+        if attempt:
+            backoff(attempt)
+        yield attempt
 
 
 class ConditionFailed(Exception):
@@ -161,7 +181,7 @@ class Table:
         if len(ops) == 1:
             self._single(ops[0])
             return
-        for attempt in range(_TRANSACTION_RETRIES):
+        for _ in retry_on_conflict(_TRANSACTION_RETRIES):
             try:
                 self._call(self.client.transact_write_items, TransactItems=ops)
                 return
@@ -172,9 +192,7 @@ class Table:
                 codes = [r.get("Code") for r in reasons]
                 if "ConditionalCheckFailed" in codes:
                     raise ConditionFailed(codes.index("ConditionalCheckFailed")) from None
-                if attempt == _TRANSACTION_RETRIES - 1:
-                    raise Throttled("The store is busy with conflicting writes; retry shortly.") from None
-                backoff(attempt)
+        raise Throttled("The store is busy with conflicting writes; retry shortly.")
 
     def _single(self, op: dict[str, Any]) -> None:
         ((kind, body),) = op.items()

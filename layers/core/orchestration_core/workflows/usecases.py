@@ -8,13 +8,11 @@ from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, NotFound, PreconditionFailed
 from orchestration_core.shared.ids import new_id
 from orchestration_core.shared.pagination import Page, resolve_position
-from orchestration_core.shared.table import backoff
+from orchestration_core.shared.table import retry_on_conflict
 from orchestration_core.workflows.api import TaskIn, WorkflowCreate, WorkflowUpdate
 from orchestration_core.workflows.dag import validate_tasks
 from orchestration_core.workflows.models import TaskDef, Workflow, WorkflowStatus
 from orchestration_core.workflows.store import ConditionFailed, WorkflowStore
-
-_UPDATE_RETRIES = 16
 
 
 def _task_defs(tasks: list[TaskIn]) -> tuple[TaskDef, ...]:
@@ -78,9 +76,7 @@ def update_workflow(
     """Apply the fields given. Without If-Match, a concurrent change is re-read and re-applied
     (no update is lost); with If-Match, any change since that ETag answers 412."""
     tasks = _task_defs(request.tasks) if request.tasks is not None else None
-    for attempt in range(_UPDATE_RETRIES):
-        if attempt:
-            backoff(attempt)
+    for _ in retry_on_conflict():
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         changes: dict[str, object] = {"revision": current.revision + 1, "updated_at": clock.now_iso()}
@@ -115,9 +111,7 @@ def delete_workflow(
 ) -> None:
     """Delete after ``before_delete`` (which removes what depends on the workflow) succeeded, so
     a failure there leaves the workflow in place and the client's retry finishes the job."""
-    for attempt in range(_UPDATE_RETRIES):
-        if attempt:
-            backoff(attempt)
+    for _ in retry_on_conflict():
         current = get_workflow(store, tenant_id, workflow_id)
         _check_if_match(current, if_match)
         if before_delete is not None:
