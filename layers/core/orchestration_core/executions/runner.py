@@ -51,9 +51,6 @@ from orchestration_core.shared.limits import MAX_JSON_DEPTH, json_depth
 from orchestration_core.tasktypes.registry import MAX_RESULT_BYTES, TaskError, run_task, task_error
 from orchestration_core.workflows.models import TaskDef, TaskStatus
 
-_ACTIVE = {":pending": TaskStatus.PENDING.value, ":running": TaskStatus.RUNNING.value}
-_NOT_STARTED_OR_RUNNING = "attribute_not_exists(#status) OR #status IN (:pending, :running)"
-
 
 class RunnerEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -268,20 +265,13 @@ class Runner:
             detail = json.loads(detail)["errorMessage"] if detail else detail
         recorded = self.executions.runs(ex.tenant_id, ex.id, [task]).get(task)
         this_launch = recorded.attempts - recorded.prior_attempts if recorded else 0
-        self.executions.write_run(
+        self.executions.fail_run_unless_ended(
             ex.tenant_id,
             ex.id,
             task,
-            {
-                "status": TaskStatus.FAILED.value,
-                "completedAt": clock.now_iso(),
-                "error": json.dumps({"error": error, "cause": detail}),
-            },
-            _NOT_STARTED_OR_RUNNING,
-            _ACTIVE,
-            if_not_exists={"startedAt": clock.now_iso()},
-            attempts=max(int(failure.get("attempts") or 1), this_launch),
-            returning="NONE",
+            json.dumps({"error": error, "cause": detail}),
+            max(int(failure.get("attempts") or 1), this_launch),
+            clock.now_iso(),
         )
         return {"task": task, "error": error, "cause": detail}
 
@@ -289,17 +279,9 @@ class Runner:
     def _mark_running(self, call: _Call, attempt: int) -> tuple[bool, TaskRun | None]:
         """(True, the run as marked) or (False, the run) when the task already ended (a retried
         invocation after a recorded outcome, or a task an earlier launch completed)."""
-        ok, run = self.executions.write_run(
-            call.event.tenantId,
-            call.event.executionId,
-            call.name,
-            {"status": TaskStatus.RUNNING.value},
-            _NOT_STARTED_OR_RUNNING,
-            _ACTIVE,
-            if_not_exists={"startedAt": clock.now_iso()},
-            attempts=attempt + 1,
+        return self.executions.mark_run_running(
+            call.event.tenantId, call.event.executionId, call.name, attempt + 1, clock.now_iso()
         )
-        return ok, run
 
     def _run(self, call: _Call, event: RunnerEvent) -> None:
         marked, run = self._mark_running(call, event.attempt)
@@ -312,14 +294,11 @@ class Runner:
             task_input = call.task_input(run.attempts if run else event.attempt + 1)
             result = run_task(call.type, task_input["config"], task_input, event.function, self.lambdas)
         except TaskError as err:
-            self.executions.write_run(
+            self.executions.record_run_error_if_running(
                 call.event.tenantId,
                 call.event.executionId,
                 call.name,
-                {"error": json.dumps({"error": err.error, "cause": err.cause})},
-                "#status = :running",
-                {":running": TaskStatus.RUNNING.value},
-                returning="NONE",
+                json.dumps({"error": err.error, "cause": err.cause}),
             )
             raise
         self._complete(call, result, event.attempt + 1)
@@ -332,20 +311,8 @@ class Runner:
         encoded = json.dumps(result, separators=(",", ":"), default=str)
         if len(encoded.encode()) > MAX_RESULT_BYTES:
             raise task_error("ResultTooLarge", f"the task's result is larger than {MAX_RESULT_BYTES} bytes")
-        written, run = self.executions.write_run(
-            call.event.tenantId,
-            call.event.executionId,
-            call.name,
-            {
-                "status": TaskStatus.COMPLETED.value,
-                "completedAt": clock.now_iso(),
-                "result": encoded,
-            },
-            "#status = :running",
-            {":running": TaskStatus.RUNNING.value},
-            remove=["error"],
-            attempts=attempts,
-            returning="NONE",
+        written, run = self.executions.complete_run_if_running(
+            call.event.tenantId, call.event.executionId, call.name, encoded, attempts, clock.now_iso()
         )
         # A repeat of a completion that was written (a retried invocation) passes the word on
         # again; a task given up on meanwhile (timed out, failed) releases nothing.
@@ -367,13 +334,8 @@ class Runner:
         if not completed:
             return
         for name in call.event.notify:
-            _, gated = self.executions.write_run(
-                call.event.tenantId,
-                call.event.executionId,
-                name,
-                {},
-                if_not_exists={"status": TaskStatus.PENDING.value},
-                add={"gateDone": {call.name}},
+            gated = self.executions.mark_dependency_done(
+                call.event.tenantId, call.event.executionId, name, call.name
             )
             self._release_if_open(gated)
 
@@ -384,16 +346,8 @@ class Runner:
     def _await(self, call: _Call, token: str) -> None:
         # Park the token, then look: whichever of this and the last dependency's report comes
         # second sees the other's write (both write the same item) and releases the task.
-        sets: dict[str, Any] = {"status": TaskStatus.PENDING.value, "waitToken": token}
-        if call.event.gate is not None:
-            sets["gate"] = call.event.gate
-        parked, gated = self.executions.write_run(
-            call.event.tenantId,
-            call.event.executionId,
-            call.name,
-            sets,
-            "attribute_not_exists(#status) OR #status = :pending",
-            {":pending": TaskStatus.PENDING.value},
+        parked, gated = self.executions.park_run_if_pending(
+            call.event.tenantId, call.event.executionId, call.name, token, call.event.gate
         )
         if not parked:  # it already ran (an earlier launch): nothing to wait for
             self.engine.release(token)

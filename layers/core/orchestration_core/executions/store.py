@@ -27,6 +27,14 @@ from orchestration_core.shared.pagination import Cursor, Page
 from orchestration_core.shared.table import ConditionFailed, Table, deserialize, index_attributes, serialize
 from orchestration_core.workflows.models import TaskDef, TaskStatus
 
+# The conditions of task run writes (see the intent methods of ExecutionStore).
+_NOT_ENDED = "attribute_not_exists(#status) OR #status IN (:pending, :running)"
+_NOT_ENDED_VALUES = {":pending": TaskStatus.PENDING.value, ":running": TaskStatus.RUNNING.value}
+_RUNNING = "#status = :running"
+_RUNNING_VALUES = {":running": TaskStatus.RUNNING.value}
+_NOT_STARTED = "attribute_not_exists(#status) OR #status = :pending"
+_PENDING_VALUES = {":pending": TaskStatus.PENDING.value}
+
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 ACTIVE_INDEX = 5
 ACTIVE_SHARDS = 4
@@ -406,7 +414,88 @@ class ExecutionStore:
                 request = resp.get("UnprocessedKeys") or {}
         return record, found
 
-    def write_run(
+    # -- task runs, by intent: the conditions of each write stay in this module --------------------
+    def mark_run_running(
+        self, tenant_id: str, execution_id: str, name: str, attempts: int, now: str
+    ) -> tuple[bool, TaskRun | None]:
+        """Mark the task running (``attempts`` of this launch) unless it already ended: (True, the
+        run as marked) or (False, the ended run)."""
+        return self._write_run(
+            tenant_id,
+            execution_id,
+            name,
+            {"status": TaskStatus.RUNNING.value},
+            _NOT_ENDED,
+            _NOT_ENDED_VALUES,
+            if_not_exists={"startedAt": now},
+            attempts=attempts,
+        )
+
+    def fail_run_unless_ended(
+        self, tenant_id: str, execution_id: str, name: str, error: str, attempts: int, now: str
+    ) -> None:
+        """Record the task failed with ``error`` (JSON) unless it already ended."""
+        self._write_run(
+            tenant_id,
+            execution_id,
+            name,
+            {"status": TaskStatus.FAILED.value, "completedAt": now, "error": error},
+            _NOT_ENDED,
+            _NOT_ENDED_VALUES,
+            if_not_exists={"startedAt": now},
+            attempts=attempts,
+            returning="NONE",
+        )
+
+    def record_run_error_if_running(self, tenant_id: str, execution_id: str, name: str, error: str) -> None:
+        """Note the error (JSON) of a failed attempt on a task that is still running."""
+        self._write_run(
+            tenant_id, execution_id, name, {"error": error}, _RUNNING, _RUNNING_VALUES, returning="NONE"
+        )
+
+    def complete_run_if_running(
+        self, tenant_id: str, execution_id: str, name: str, result: str, attempts: int, now: str
+    ) -> tuple[bool, TaskRun | None]:
+        """Record the task completed with ``result`` (JSON) if it is still running: (True, None)
+        or (False, the run as it is)."""
+        return self._write_run(
+            tenant_id,
+            execution_id,
+            name,
+            {"status": TaskStatus.COMPLETED.value, "completedAt": now, "result": result},
+            _RUNNING,
+            _RUNNING_VALUES,
+            remove=["error"],
+            attempts=attempts,
+            returning="NONE",
+        )
+
+    def park_run_if_pending(
+        self, tenant_id: str, execution_id: str, name: str, token: str, gate: int | None
+    ) -> tuple[bool, TaskRun | None]:
+        """Park the task's wait token (and its gate, the number of dependencies) while it has not
+        started: (True, the run as parked) or (False, the run that already ran)."""
+        sets: dict[str, Any] = {"status": TaskStatus.PENDING.value, "waitToken": token}
+        if gate is not None:
+            sets["gate"] = gate
+        return self._write_run(tenant_id, execution_id, name, sets, _NOT_STARTED, _PENDING_VALUES)
+
+    def mark_dependency_done(
+        self, tenant_id: str, execution_id: str, name: str, dependency: str
+    ) -> TaskRun | None:
+        """Add ``dependency`` to the completed dependencies of the gated task ``name``; returns the
+        gated task's run as written."""
+        _, gated = self._write_run(
+            tenant_id,
+            execution_id,
+            name,
+            {},
+            if_not_exists={"status": TaskStatus.PENDING.value},
+            add={"gateDone": {dependency}},
+        )
+        return gated
+
+    def _write_run(
         self,
         tenant_id: str,
         execution_id: str,

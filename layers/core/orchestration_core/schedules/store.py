@@ -160,17 +160,14 @@ class ScheduleStore:
         self,
         old: Schedule,
         new: Schedule,
-        condition: str | None = None,
-        values: Mapping[str, Any] | None = None,
-        names: Mapping[str, str] | None = None,
     ) -> Schedule:
         """Write what changed from ``old`` to ``new`` (one UpdateItem) if the stored item is still
-        at ``old.revision`` and ``condition`` holds; else ConditionFailed. Returns ``new`` at its
+        at ``old.revision``; else ConditionFailed. Returns ``new`` at its
         new revision. Memberships never change (a schedule keeps its tenant and workflow)."""
         new = replace(new, revision=old.revision + 1)
         before, after = to_item(old), to_item(new)
-        attr_names: dict[str, str] = {"#rev": "revision", **(names or {})}
-        attr_values: dict[str, Any] = {":rev": old.revision, **(values or {})}
+        attr_names: dict[str, str] = {"#rev": "revision"}
+        attr_values: dict[str, Any] = {":rev": old.revision}
         sets, removes = [], []
         for n, key in enumerate(sorted(set(before) | set(after))):
             value = after.get(key)
@@ -185,11 +182,10 @@ class ScheduleStore:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        full_condition = "#rev = :rev" + (f" AND ({condition})" if condition else "")
         self.table.transact(
             [
                 self.table.update_op(
-                    pk(old.tenant_id, old.id), SK, expression, attr_values, attr_names, full_condition
+                    pk(old.tenant_id, old.id), SK, expression, attr_values, attr_names, "#rev = :rev"
                 )
             ]
         )
