@@ -15,7 +15,7 @@ import pytest
 
 CHILD = """
 import json, sys
-from orchestration_core import tracing
+from orchestration_core.shared import tracing
 
 def handler(event, context):
     return {"ok": True}
