@@ -23,4 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     figure = COLD_START_FIGURE
     if figure.exists() and figure.stat().st_mtime >= config.stash.get(_STARTED, 0.0):
-        terminalreporter.write_line(figure.read_text().strip())
+        # Measured beside the rest of the suite on the same cores: a smoke figure, not a result
+        # (python -m bench.cold_imports on an idle machine gives those).
+        terminalreporter.write_line(
+            "cold-start smoke run, beside the running tests (not a measurement): "
+            + figure.read_text().strip()
+        )
