@@ -46,7 +46,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench._util import REPO, environment, table, write_results
+from bench.harness import REPO, environment, table, write_results
 from scripts import lambda_env
 
 # The child prints the import time in ms; {target} is filled per measurement.
