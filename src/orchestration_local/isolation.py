@@ -19,9 +19,11 @@ which:
 Not isolated (one process; each is the same for every function of this template, or read by
 one function only):
 
-- code that reads ``os.environ`` itself: ``TASK_FUNCTION_PREFIX`` (tasktypes; a Global),
-  ``HTTP_TASK_ALLOWED_CIDRS`` (netguard; given to the task runner only), Powertools' own
-  ``POWERTOOLS_*`` variables (Globals, and the runtime's defaults);
+- what is read from ``os.environ`` itself: Powertools' own ``POWERTOOLS_*`` variables (Globals,
+  and the runtime's defaults), and whether a handler is traced (``shared/tracing.py``, decided
+  when its module is imported, outside any invocation). The core reads everything else through
+  ``get_settings()``: the task function prefix (a Global) and the http tasks' allow-list (the
+  task runner's alone) too;
 - the core's per-process objects: ``services.table()``, ``engine()`` and the task Lambda client
   are built once, at start (the resume), from the merged environment; a module's globals are
   one per process, not one per function; Powertools' ``cold_start`` is true once per process;

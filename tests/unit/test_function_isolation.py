@@ -17,6 +17,7 @@ from orchestration_core.shared.config import get_settings
 
 from orchestration_local.lambdas import Functions
 from orchestration_local.template import FunctionSpec, Template
+from tests.local_http import Route, serve
 
 SERVICE = "isolation-probe"
 RUNNER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:Runner"
@@ -177,3 +178,53 @@ def test_keys_one_invocation_adds_do_not_reach_the_next(
     assert alpha["correlation_id"] == "request-of-alpha" and alpha["probe_key"] == "alpha's"
     assert "correlation_id" not in beta and "probe_key" not in beta, beta
     assert beta["function_name"] == "Beta"
+
+
+# -- settings the task types read: the task function prefix and the http tasks' allow-list --------
+_TASKS_HANDLER = """
+from orchestration_core.tasktypes.registry import TaskError, run_builtin, this_deployment
+
+
+def handler(event, context):
+    try:
+        reached = run_builtin("http", {"url": event["url"], "timeoutSeconds": 5}, {})["status"]
+    except TaskError as err:
+        reached = err.error
+    return {"prefix": this_deployment(None).prefix, "http": reached}
+"""
+
+
+@pytest.fixture
+def task_functions(tmp_path: Path) -> Iterator[Functions]:
+    """Runner is given its own task function prefix and an allow-list with this machine's
+    loopback; Other is given neither."""
+    saved = dict(os.environ)
+    (tmp_path / "tasks.py").write_text(_TASKS_HANDLER)
+    shared = {"TABLE_NAME": "probe-table"}
+    runner = {**shared, "TASK_FUNCTION_PREFIX": "team-a-", "HTTP_TASK_ALLOWED_CIDRS": "127.0.0.1/32"}
+    template = Template(root=tmp_path, parameters={})
+    template.functions = {
+        "Runner": FunctionSpec("Runner", tmp_path, "tasks.handler", runner, 10, 128),
+        "Other": FunctionSpec("Other", tmp_path, "tasks.handler", dict(shared), 10, 128),
+    }
+    try:
+        loaded = Functions(template, {})
+        loaded.load_all()
+        yield loaded
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()  # type: ignore[attr-defined]
+
+
+def test_the_task_types_read_their_own_function_s_prefix_and_allow_list(task_functions: Functions) -> None:
+    # os.environ holds both functions' variables merged: Runner's prefix and allow-list too
+    assert os.environ["HTTP_TASK_ALLOWED_CIDRS"] == "127.0.0.1/32"
+    with serve({"/": Route(200)}) as server:
+        runner = task_functions.invoke("Runner", {"url": server.url("/")})
+        other = task_functions.invoke("Other", {"url": server.url("/")})
+        assert len(server.seen) == 1  # Other's request never connected
+    # Runner reaches this machine and names functions with its prefix, as it was given
+    assert runner == {"prefix": "team-a-", "http": 200}
+    # Other was given neither: the template's default prefix, and no address allowed (as on Lambda)
+    assert other == {"prefix": "orchestration-task-", "http": "HttpAddressRefused"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from orchestration_core.shared.config import settings_from, settings_source
 from orchestration_core.tasktypes import netguard
 from orchestration_core.tasktypes import registry as tasktypes
 
@@ -23,6 +24,10 @@ def test_the_request_timeout_is_capped_below_the_runner_timeout(
     config: dict[str, Any] = {"url": "https://example.com/"}
     if asked is not None:
         config["timeoutSeconds"] = asked
-    with pytest.raises(tasktypes.TaskError):
-        tasktypes.run_builtin("http", config, {})
+    token = settings_source.set(lambda: settings_from({"TABLE_NAME": "t"}))  # the runner's settings
+    try:
+        with pytest.raises(tasktypes.TaskError):
+            tasktypes.run_builtin("http", config, {})
+    finally:
+        settings_source.reset(token)
     assert seen == [used]

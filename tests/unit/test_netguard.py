@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 import socket
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from orchestration_core.shared.config import settings_from, settings_source
 from orchestration_core.tasktypes import netguard
 from orchestration_core.tasktypes.netguard import (
     LOCAL_ALLOWED_CIDRS,
@@ -139,8 +142,6 @@ def test_the_allow_list_reads_comma_separated_cidrs() -> None:
     assert parse_allowed(" , ") == ()
     assert parse_allowed(" 10.0.0.0/8 , ::1 ") == (ip_network("10.0.0.0/8"), ip_network("::1/128"))
     assert parse_allowed("10.0.0.1/8") == (ip_network("10.0.0.0/8"),)  # host bits are ignored
-    assert netguard.allowed_from_environment({}) == ()
-    assert netguard.allowed_from_environment({"HTTP_TASK_ALLOWED_CIDRS": "::1"}) == (ip_network("::1"),)
 
 
 @pytest.mark.parametrize("text", ["nope", "10.0.0.0/33", "10.0.0.0/8,, 300.1.1.1", "localhost"])
@@ -361,11 +362,18 @@ def test_credentials_go_to_the_first_origin_only() -> None:
 
 
 # -- the http task ------------------------------------------------------------------------------------
-def test_an_http_task_to_a_refused_address_fails_with_a_refusal_naming_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("HTTP_TASK_ALLOWED_CIDRS", "")
-    with serve({"/": Route(200)}) as server:
+@contextmanager
+def runner_allowing(cidrs: str) -> Iterator[None]:
+    """The task runner's settings with ``HTTP_TASK_ALLOWED_CIDRS`` as given: the http task reads them."""
+    token = settings_source.set(lambda: settings_from({"TABLE_NAME": "t", "HTTP_TASK_ALLOWED_CIDRS": cidrs}))
+    try:
+        yield
+    finally:
+        settings_source.reset(token)
+
+
+def test_an_http_task_to_a_refused_address_fails_with_a_refusal_naming_it() -> None:
+    with runner_allowing(""), serve({"/": Route(200)}) as server:
         with pytest.raises(TaskError) as caught:
             run_builtin("http", {"url": server.url("/")}, {})
         assert server.seen == []
@@ -373,13 +381,12 @@ def test_an_http_task_to_a_refused_address_fails_with_a_refusal_naming_it(
     assert "127.0.0.1 is a loopback address" in caught.value.cause
 
 
-def test_an_http_task_within_the_allow_list_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTP_TASK_ALLOWED_CIDRS", "127.0.0.1/32")
+def test_an_http_task_within_the_allow_list_runs() -> None:
     routes = {
         "/ok": Route(200, {"Content-Type": "application/json"}, b'{"n": 1}'),
         "/bad": Route(500, body=b"broken"),
     }
-    with serve(routes) as server:
+    with runner_allowing("127.0.0.1/32"), serve(routes) as server:
         result = run_builtin("http", {"url": server.url("/ok"), "method": "post", "body": {"a": 1}}, {})
         assert result["status"] == 200 and result["body"] == {"n": 1}
         assert server.seen[0].method == "POST" and server.seen[0].body == b'{"a": 1}'
@@ -389,8 +396,17 @@ def test_an_http_task_within_the_allow_list_runs(monkeypatch: pytest.MonkeyPatch
     assert caught.value.error == "HttpError" and caught.value.cause.startswith("500 ")
 
 
-def test_an_unreadable_allow_list_refuses_every_internal_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTP_TASK_ALLOWED_CIDRS", "127.0.0.0/8,bogus")
-    with pytest.raises(TaskError) as caught:
+def test_the_http_task_reads_the_allow_list_of_the_function_running_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The process environment allows loopback, the running function's settings do not
+    monkeypatch.setenv("HTTP_TASK_ALLOWED_CIDRS", "127.0.0.0/8")
+    with runner_allowing(""), pytest.raises(TaskError) as caught:
+        run_builtin("http", {"url": "http://127.0.0.1:9/"}, {})
+    assert caught.value.error == "HttpAddressRefused"
+
+
+def test_an_unreadable_allow_list_refuses_every_internal_address() -> None:
+    with runner_allowing("127.0.0.0/8,bogus"), pytest.raises(TaskError) as caught:
         run_builtin("http", {"url": "http://127.0.0.1:9/"}, {})
     assert caught.value.error == "HttpAddressRefused" and "'bogus'" in caught.value.cause

@@ -15,13 +15,25 @@ def test_the_environment_becomes_settings() -> None:
             "STATE_MACHINE_PREFIX": "s-",
             "STATE_MACHINE_LOG_LEVEL": "ERROR",
             "MACHINE_GC_GRACE_DAYS": "0.5",
+            "TASK_FUNCTION_PREFIX": "team-a-",
+            "HTTP_TASK_ALLOWED_CIDRS": "10.1.0.0/16,::1",
         }
     )
     assert settings.aws_region == "eu-west-1"
     assert settings.task_types == {"resize": "arn:aws:lambda:eu-west-1:1:function:s-task-resize"}
     assert (settings.state_machine_prefix, settings.state_machine_log_level) == ("s-", "ERROR")
     assert settings.machine_gc_grace_days == 0.5
+    assert (settings.task_function_prefix, settings.http_task_allowed_cidrs) == ("team-a-", "10.1.0.0/16,::1")
     assert settings_from({"TABLE_NAME": "t"}) == Settings(table_name="t")
+    # Unset or empty: the template's default prefix, and no address allowed
+    default = settings_from({"TABLE_NAME": "t", "TASK_FUNCTION_PREFIX": "", "HTTP_TASK_ALLOWED_CIDRS": ""})
+    assert (default.task_function_prefix, default.http_task_allowed_cidrs) == ("orchestration-task-", "")
+
+
+def test_an_unreadable_allow_list_is_left_to_the_http_tasks() -> None:
+    # It fails the http tasks (netguard names the entry), not every task of the runner at start
+    settings = settings_from({"TABLE_NAME": "t", "HTTP_TASK_ALLOWED_CIDRS": "bogus"})
+    assert settings.http_task_allowed_cidrs == "bogus"
 
 
 @pytest.mark.parametrize(
@@ -33,6 +45,8 @@ def test_the_environment_becomes_settings() -> None:
         ({"TABLE_NAME": "t", "MACHINE_GC_GRACE_DAYS": "nan"}, "not 0 or more"),
         ({"TABLE_NAME": "t", "TASK_TYPES": '["resize"]'}, "TASK_TYPES must map"),
         ({"TABLE_NAME": "t", "TASK_TYPES": '{"resize": 1}'}, "TASK_TYPES must map"),
+        ({"TABLE_NAME": "t", "TASK_FUNCTION_PREFIX": "team a"}, "TASK_FUNCTION_PREFIX 'team a' must be"),
+        ({"TABLE_NAME": "t", "TASK_FUNCTION_PREFIX": "arn:x-"}, "letters, digits, '-' and '_'"),
     ],
 )
 def test_a_bad_variable_is_refused_with_its_name(environ: dict[str, str], message: str) -> None:

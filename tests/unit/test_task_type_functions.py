@@ -85,6 +85,7 @@ def test_the_deployment_is_the_running_function_s_own_arn(settings_env: pytest.M
         "aws-us-gov", "us-gov-west-1", "111122223333", "orchestration-task-"
     )
     settings_env.setenv("TASK_FUNCTION_PREFIX", "team-a-")
+    get_settings.cache_clear()
     assert this_deployment(own).prefix == "team-a-"
 
 

@@ -1,4 +1,5 @@
-"""Settings read from the environment once per cold start. Nothing else reads os.environ."""
+"""Settings read from the environment once per cold start. Nothing else in the core reads
+os.environ, but shared/tracing.py (Lambda's and Powertools' variables, at import: it says why)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from orchestration_core.shared.limits import (
 # refuses whitespace, brackets, wildcards and most punctuation; stack names are [A-Za-z0-9-]).
 _NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+# template.yaml's TaskFunctionPrefix default (its AllowedPattern is _NAME_CHARACTERS, one or more).
+DEFAULT_TASK_FUNCTION_PREFIX = "orchestration-task-"
 
 
 # A dataclass, not a pydantic model: every function reads its settings at cold start, and the
@@ -49,12 +52,21 @@ class Settings:
     # Metrics (orchestration_core.shared.metrics): their namespace, and the stack's name as a dimension.
     metrics_namespace: str = "Orchestration"
     stack_name: str = ""
+    # Custom task types and `lambda` tasks may name only Lambda functions whose names start with
+    # this (the stack's IAM lets the task runner invoke no other): see tasktypes/registry.py.
+    task_function_prefix: str = DEFAULT_TASK_FUNCTION_PREFIX
+    # The task runner's: comma-separated CIDRs http tasks may reach although they are internal
+    # (tasktypes/netguard.py). Kept as text and read by each http task, not checked here: an
+    # unreadable list fails the http tasks (refusing every internal address, naming the entry),
+    # not every task of the runner at its cold start.
+    http_task_allowed_cidrs: str = ""
 
     def __post_init__(self) -> None:
         if not self.table_name:
             raise ValueError("TABLE_NAME is not set: every function needs the table's name")
         _check_prefix(self.state_machine_prefix)
         _check_log_group_arn(self.state_machine_log_group_arn)
+        _check_task_function_prefix(self.task_function_prefix)
         if self.state_machine_log_level not in LOG_LEVELS:
             level = self.state_machine_log_level
             raise ValueError(f"STATE_MACHINE_LOG_LEVEL {level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -84,6 +96,14 @@ def _check_log_group_arn(value: str) -> None:
         raise ValueError(
             f"STATE_MACHINE_LOG_GROUP_ARN {value!r} is not a log group ARN ending in ':*' "
             "(what Step Functions' logging configuration takes)"
+        )
+
+
+def _check_task_function_prefix(value: str) -> None:
+    if not value or not set(value) <= _NAME_CHARACTERS:
+        raise ValueError(
+            f"TASK_FUNCTION_PREFIX {value!r} must be 1 or more letters, digits, '-' and '_' "
+            "(the start of a Lambda function name)"
         )
 
 
@@ -118,4 +138,6 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         machine_gc_grace_days=float(environ.get("MACHINE_GC_GRACE_DAYS") or 7),
         metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Orchestration",
         stack_name=environ.get("STACK_NAME", ""),
+        task_function_prefix=environ.get("TASK_FUNCTION_PREFIX") or DEFAULT_TASK_FUNCTION_PREFIX,
+        http_task_allowed_cidrs=environ.get("HTTP_TASK_ALLOWED_CIDRS", ""),
     )

@@ -21,6 +21,12 @@ _TRUTHY = {"1", "y", "yes", "t", "true", "on"}
 
 def tracing_enabled() -> bool:
     """Whether Powertools' Tracer would trace here (the same rules, without building one)."""
+    # The process environment, not get_settings(): this runs when a handler module is imported,
+    # outside any invocation, where the embedded runtime has set no function's settings (they
+    # would be the process's anyway); it must agree with the Tracer, which reads os.environ
+    # itself; and get_settings() here would refuse a function's import for a setting it may
+    # never read. These are Lambda's and Powertools' variables, never a function's own: the
+    # embedded runtime sets no LAMBDA_TASK_ROOT, so no function there traces.
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUTHY:
         return False
     if not os.environ.get("LAMBDA_TASK_ROOT"):

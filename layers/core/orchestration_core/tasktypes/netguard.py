@@ -10,14 +10,14 @@ AWS: without a guard, ``http://169.254.169.254/`` would read the instance metada
 - keeps the URL's host name for the ``Host`` header, TLS SNI and certificate checks;
 - follows at most :data:`MAX_REDIRECTS` redirects, each hop resolved and checked the same way.
 
-``HTTP_TASK_ALLOWED_CIDRS`` (comma-separated CIDRs, empty for none) lifts the refusal for those
-ranges; the embedded runtime allows loopback by default.
+``HTTP_TASK_ALLOWED_CIDRS`` (comma-separated CIDRs, empty for none; the task runner's setting
+``http_task_allowed_cidrs``, which the http task reads and passes here) lifts the refusal for
+those ranges; the embedded runtime allows loopback by default.
 """
 
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
@@ -116,11 +116,6 @@ def parse_allowed(text: str) -> tuple[Network, ...]:
         except ValueError:
             raise InvalidAllowList(f"{ALLOWED_CIDRS_ENV}: '{entry}' is not an IP network (CIDR)") from None
     return tuple(networks)
-
-
-def allowed_from_environment(environ: Mapping[str, str] | None = None) -> tuple[Network, ...]:
-    """The allow-list in force now (read on each request: the embedded runtime and tests set it)."""
-    return parse_allowed((os.environ if environ is None else environ).get(ALLOWED_CIDRS_ENV, ""))
 
 
 def refusal(address: Address | str, allowed: Sequence[Network] = ()) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,8 +109,10 @@ def _http(config: Mapping[str, Any]) -> dict[str, Any]:
     # Never longer than the task runner's own Lambda timeout (900 s) leaves: a request still
     # waiting then fails as a task error instead of the runner being killed mid-request.
     timeout = min(float(config.get("timeoutSeconds", 30)), HTTP_TIMEOUT_CAP_SECONDS)
+    # The running function's own list (its settings: in the embedded runtime, the task runner's).
+    cidrs = get_settings().http_task_allowed_cidrs
     try:
-        allowed = netguard.allowed_from_environment()
+        allowed = netguard.parse_allowed(cidrs)
         resp = netguard.fetch(method, config["url"], headers, data, timeout, MAX_RESULT_BYTES, allowed)
     except (netguard.AddressRefused, netguard.InvalidAllowList) as err:  # an unreadable list allows nothing
         raise task_error(netguard.REFUSED_ERROR, str(err)) from None
@@ -133,9 +134,6 @@ def _http(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- which functions a registration may name ----------------------------------------------------
-# template.yaml's TaskFunctionPrefix default: what the stack's IAM lets the runner invoke.
-DEFAULT_TASK_FUNCTION_PREFIX = "orchestration-task-"
-FUNCTION_PREFIX_ENV = "TASK_FUNCTION_PREFIX"
 _FUNCTION_ARN = re.compile(
     r"^arn:(?P<partition>[a-z-]+):lambda:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):function:"
     r"(?P<name>[^:]*)(?::(?P<qualifier>[^:]*))?$"
@@ -162,9 +160,9 @@ def this_deployment(invoked_function_arn: str | None) -> Deployment:
     """This deployment, from the running function's own ARN (Lambda's context): its partition,
     region and account. Without one, the region is ``AWS_REGION`` and the account that of
     another ARN of the stack the function was given (the task runner's, the state machines'
-    role), else unknown. The prefix is ``TASK_FUNCTION_PREFIX``, else the template's default."""
+    role), else unknown. The prefix is the function's ``TASK_FUNCTION_PREFIX`` setting."""
     settings = get_settings()
-    prefix = os.environ.get(FUNCTION_PREFIX_ENV) or DEFAULT_TASK_FUNCTION_PREFIX
+    prefix = settings.task_function_prefix
     own = _FUNCTION_ARN.match(invoked_function_arn or "")
     if own:
         return Deployment(own["partition"], own["region"], own["account"], prefix)
