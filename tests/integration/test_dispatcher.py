@@ -15,7 +15,7 @@ from orchestration_core.schedules import usecases as schedules
 from orchestration_core.schedules.models import Schedule
 from orchestration_core.services import execution_services, schedule_store, workflow_store
 from orchestration_core.shared import clock
-from orchestration_core.shared.errors import Unavailable
+from orchestration_core.shared.errors import EngineUnavailable
 
 from orchestration_local.runtime import Runtime
 from orchestration_local.ticker import Ticker, scheduled_event
@@ -214,7 +214,7 @@ def test_a_disabled_schedule_does_not_fire(api: Api) -> None:
 def _unavailable_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """start_execution answers 503 once (Step Functions refused), then starts as usual."""
     real = executions.start_execution
-    failures = iter([Unavailable("Step Functions refused the request (ServiceUnavailable)")])
+    failures = iter([EngineUnavailable("Step Functions refused the request (ServiceUnavailable)")])
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         err = next(failures, None)
@@ -331,7 +331,7 @@ def test_a_start_that_keeps_failing_gives_up_with_last_error(
     sc = schedule(api, wid, "@daily")
 
     def down(*args: Any, **kwargs: Any) -> Any:
-        raise Unavailable("Step Functions refused the request (ServiceUnavailable)")
+        raise EngineUnavailable("Step Functions refused the request (ServiceUnavailable)")
 
     monkeypatch.setattr(executions, "start_execution", down)
     now = at(sc["nextRunAt"], 1)

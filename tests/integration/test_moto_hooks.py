@@ -330,7 +330,8 @@ class _FullDisk:
 def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavailable(
     runtime: Runtime, journal: durability.Store
 ) -> None:
-    from orchestration_core.shared.errors import Unavailable
+    from orchestration_core.shared.errors import StoreUnavailable
+    from orchestration_core.shared.http import transient_problem
     from orchestration_core.shared.table import Table
 
     client = boto3.client("dynamodb", region_name="us-east-1")
@@ -359,8 +360,9 @@ def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavaila
     assert "Item" not in client.get_item(
         TableName=table, Key={"PK": {"S": "hook#full-new"}, "SK": {"S": "x"}}
     )
-    with pytest.raises(Unavailable):  # what the API answers: 503 problem+json
+    with pytest.raises(StoreUnavailable) as refused:
         Table(client, table).transact([Table(client, table).put_op({"PK": "hook#core", "SK": "x"})] * 1)
+    assert transient_problem(refused.value).status == 503  # what the API answers: 503 problem+json
     journal.io = os
     client.put_item(TableName=table, Item={**key, "n": {"N": "3"}})  # recovered on the next write
     assert journal.failure is None

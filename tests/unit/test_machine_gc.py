@@ -13,7 +13,7 @@ from orchestration_core.executions import machines as gc
 from orchestration_core.executions.machines import MachineCollector
 from orchestration_core.executions.models import Execution, ExecutionStatus
 from orchestration_core.executions.usecases import Services
-from orchestration_core.shared.errors import Throttled
+from orchestration_core.shared.errors import EngineThrottled
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 GRACE = timedelta(days=7)
@@ -100,7 +100,7 @@ def test_young_and_foreign_machines_cost_nothing() -> None:
 
 def test_a_refused_list_ends_the_tick_quietly() -> None:
     engine = FakeEngine([name(1)])
-    engine.fail_list = Throttled("Step Functions is throttling requests; retry shortly.")
+    engine.fail_list = EngineThrottled("Step Functions is throttling requests; retry shortly.")
     collector = MachineCollector()
     report = collector.collect(services(engine), NOW, GRACE)
     assert report.error and report.deleted == []

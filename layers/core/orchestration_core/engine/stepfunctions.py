@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from orchestration_core.engine.compiler import state_machine_name
-from orchestration_core.shared.errors import Throttled, Unavailable, Unprocessable
+from orchestration_core.shared.errors import EngineThrottled, EngineUnavailable, Unprocessable
 from orchestration_core.shared.limits import DEFAULT_STATE_MACHINE_PREFIX
 
 _THROTTLING = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -195,5 +195,5 @@ def _problem(err: ClientError) -> Exception:
             f"Step Functions refused the compiled state machine: {err.response['Error'].get('Message')}"
         )
     if code in _THROTTLING:
-        return Throttled("Step Functions is throttling requests; retry shortly.")
-    return Unavailable(f"Step Functions refused the request ({code}); retry shortly.")
+        return EngineThrottled("Step Functions is throttling requests; retry shortly.")
+    return EngineUnavailable(f"Step Functions refused the request ({code}); retry shortly.")

@@ -49,7 +49,7 @@ from botocore.exceptions import ClientError
 from orchestration_core.engine.stepfunctions import ExecutionMissing, MachineMissing
 from orchestration_core.executions.store import ACTIVE_SHARDS
 from orchestration_core.executions.usecases import Services
-from orchestration_core.shared.errors import ProblemError
+from orchestration_core.shared.errors import ProblemError, TransientFailure
 
 GC_PAGE = 50  # machines listed per tick
 GC_MAX_EXAMINED = 10  # idle candidates checked per tick
@@ -101,7 +101,7 @@ class MachineCollector:
                 if _collect_page(svc, machines, now - grace, report, self._done):
                     self._token, self._done = next_token, set()
                     self.passes += next_token is None
-            except (ProblemError, ClientError) as err:
+            except (ProblemError, TransientFailure, ClientError) as err:
                 # Throttled or refused: the next tick goes on from the same page.
                 report.error = str(err)
             return report

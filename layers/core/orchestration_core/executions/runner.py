@@ -37,16 +37,15 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from orchestration_core.engine.compiler import TRANSIENT_ERROR
 from orchestration_core.engine.stepfunctions import Engine
 from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
-from orchestration_core.executions.store import ExecutionStore
 from orchestration_core.shared import clock
-from orchestration_core.shared.errors import Throttled, Unavailable
+from orchestration_core.shared.errors import TransientFailure
 from orchestration_core.shared.limits import MAX_JSON_DEPTH, json_depth
 from orchestration_core.tasktypes.registry import MAX_RESULT_BYTES, TaskError, run_task, task_error
 from orchestration_core.workflows.models import TaskDef, TaskStatus
@@ -78,6 +77,48 @@ class RunnerEvent(BaseModel):
     gate: int | None = None
 
 
+class RunRecords(Protocol):
+    """What the runner needs of execution storage (executions/store.py's ExecutionStore; an
+    in-memory fake in unit tests): reads, and task run writes named by intent, each of which
+    answers whether its condition held and what the run item holds."""
+
+    def get(self, tenant_id: str, execution_id: str, with_runs: bool = True) -> Execution | None: ...
+
+    def read(
+        self, tenant_id: str, execution_id: str, names: list[str], with_record: bool
+    ) -> tuple[Execution | None, dict[str, TaskRun]]: ...
+
+    def runs(self, tenant_id: str, execution_id: str, names: list[str]) -> dict[str, TaskRun]: ...
+
+    def transition(
+        self, ex: Execution, status: ExecutionStatus, completed_at: str | None, error: dict[str, Any] | None
+    ) -> bool: ...
+
+    def mark_run_running(
+        self, tenant_id: str, execution_id: str, name: str, attempts: int, now: str
+    ) -> tuple[bool, TaskRun | None]: ...
+
+    def fail_run_unless_ended(
+        self, tenant_id: str, execution_id: str, name: str, error: str, attempts: int, now: str
+    ) -> None: ...
+
+    def record_run_error_if_running(
+        self, tenant_id: str, execution_id: str, name: str, error: str
+    ) -> None: ...
+
+    def complete_run_if_running(
+        self, tenant_id: str, execution_id: str, name: str, result: str, attempts: int, now: str
+    ) -> tuple[bool, TaskRun | None]: ...
+
+    def park_run_if_pending(
+        self, tenant_id: str, execution_id: str, name: str, token: str, gate: int | None
+    ) -> tuple[bool, TaskRun | None]: ...
+
+    def mark_dependency_done(
+        self, tenant_id: str, execution_id: str, name: str, dependency: str
+    ) -> TaskRun | None: ...
+
+
 # Parameters up to this size travel in the state (``execution.parameters``); larger ones are
 # read from the record by each task that needs them (Step Functions' payload limit is 256 KiB).
 PARAMETERS_IN_STATE_BYTES = 8 * 1024
@@ -94,7 +135,7 @@ class ExecutionSuperseded(Exception):
 class _Call:
     """One task action: what the state carries, and the record, read only if that falls short."""
 
-    def __init__(self, store: ExecutionStore, event: RunnerEvent) -> None:
+    def __init__(self, store: RunRecords, event: RunnerEvent) -> None:
         self.store = store
         self.event = event
         self.name = event.task or ""
@@ -173,7 +214,7 @@ def execution_context(ex: Execution, limit: int | None = PARAMETERS_IN_STATE_BYT
 
 
 class Runner:
-    def __init__(self, executions: ExecutionStore, engine: Engine, lambdas: Any) -> None:
+    def __init__(self, executions: RunRecords, engine: Engine, lambdas: Any) -> None:
         self.executions = executions
         self.engine = engine
         self.lambdas = lambdas
@@ -184,7 +225,7 @@ class Runner:
         so a repeat is safe)."""
         try:
             return self._handle(event)
-        except (Throttled, Unavailable) as err:
+        except TransientFailure as err:
             raise task_error(TRANSIENT_ERROR, err.detail) from None
 
     def _handle(self, event: RunnerEvent) -> dict[str, Any]:

@@ -14,7 +14,14 @@ from orchestration_core.engine.stepfunctions import Engine, ExecutionMissing, Ma
 from orchestration_core.executions.models import Execution, ExecutionStatus
 from orchestration_core.executions.store import ACTIVE_SHARDS, ExecutionStore
 from orchestration_core.shared import clock
-from orchestration_core.shared.errors import Conflict, FieldError, NotFound, ProblemError, Unprocessable
+from orchestration_core.shared.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ProblemError,
+    TransientFailure,
+    Unprocessable,
+)
 from orchestration_core.shared.ids import new_id
 from orchestration_core.shared.pagination import Page, resolve_position
 from orchestration_core.shared.table import ConditionFailed
@@ -93,11 +100,11 @@ def start_execution(
         return existing
     try:
         started = _start(svc, definition, machine, ex)
-    except ProblemError:
+    except (ProblemError, TransientFailure):
         # Nothing may be left behind that never runs: unless the machine did start after all
         # (an error answer to a start that went through), remove the record and let the client
         # retry. A record the machine already moved on is kept and returned.
-        with suppress(ExecutionMissing, ProblemError):
+        with suppress(ExecutionMissing, ProblemError, TransientFailure):
             svc.engine.describe(ex.sfn_execution_arn)
             return ex
         try:
@@ -307,7 +314,7 @@ def relaunch(svc: Services, ex: Execution, redrive: bool) -> bool:
     )
     try:
         _start(svc, definition, machine, launched)
-    except ProblemError as err:
+    except (ProblemError, TransientFailure) as err:
         error = {"task": None, "error": "LaunchFailed", "cause": err.detail}
         svc.executions.transition(launched, ExecutionStatus.FAILED, clock.now_iso(), error)
         raise

@@ -51,12 +51,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from orchestration_core.executions import usecases as executions
 from orchestration_core.executions.usecases import Services
@@ -68,16 +68,44 @@ from orchestration_core.schedules.api import (
     ScheduleUpdate,
 )
 from orchestration_core.schedules.models import PendingFire, Schedule
-from orchestration_core.schedules.store import DUE_SHARDS, ConditionFailed, ScheduleStore
+from orchestration_core.schedules.store import DUE_SHARDS, ConditionFailed
 from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, FieldError, NotFound, ProblemError, ValidationFailed
 from orchestration_core.shared.ids import derived_id, new_id
-from orchestration_core.shared.pagination import Page, resolve_position
+from orchestration_core.shared.pagination import Cursor, Page, resolve_position
 from orchestration_core.shared.table import retry_on_conflict
 from orchestration_core.workflows.models import Workflow, WorkflowStatus
-from orchestration_core.workflows.store import WorkflowStore
+
+if TYPE_CHECKING:
+    from orchestration_core.workflows.usecases import WorkflowRepository
 
 log = logging.getLogger(__name__)
+
+
+class ScheduleRepository(Protocol):
+    """What the use cases and the dispatcher need of schedule storage (schedules/store.py's
+    ScheduleStore; an in-memory fake in unit tests).
+
+    ``create`` raises ConditionFailed if the id exists; ``save`` and ``delete`` raise it unless
+    the stored schedule is still at ``old.revision`` (``save`` returns ``new`` at the next
+    revision); ``due_pages`` yields pages of one shard's schedules due at ``now_iso``."""
+
+    def get(self, tenant_id: str, schedule_id: str) -> Schedule | None: ...
+
+    def create(self, sc: Schedule) -> None: ...
+
+    def save(self, old: Schedule, new: Schedule) -> Schedule: ...
+
+    def delete(self, sc: Schedule) -> None: ...
+
+    def page(
+        self, tenant_id: str, workflow_id: str | None, limit: int, position: Cursor | int
+    ) -> Page[Schedule]: ...
+
+    def of_workflow(self, tenant_id: str, workflow_id: str) -> Iterator[Schedule]: ...
+
+    def due_pages(self, shard: int, now_iso: str, page_size: int = 500) -> Iterator[list[Schedule]]: ...
+
 
 # A fire whose start failed for a transient reason is re-attempted this long after by a later
 # tick (with rate(1 minute), normally the next one). A slow dispatcher racing the retry is
@@ -165,7 +193,11 @@ def previous_run_active(svc: Services, sc: Schedule) -> bool:
 
 # -- use cases ---------------------------------------------------------------------------------------
 def create_schedule(
-    store: ScheduleStore, workflows: WorkflowStore, tenant_id: str, request: ScheduleCreate, now: datetime
+    store: ScheduleRepository,
+    workflows: WorkflowRepository,
+    tenant_id: str,
+    request: ScheduleCreate,
+    now: datetime,
 ) -> Schedule:
     expression = request.cronExpression.strip()
     _check_timing(expression, request.timezone)
@@ -197,7 +229,7 @@ def create_schedule(
     return sc
 
 
-def get_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> Schedule:
+def get_schedule(store: ScheduleRepository, tenant_id: str, schedule_id: str) -> Schedule:
     sc = store.get(tenant_id, schedule_id)
     if sc is None:
         raise not_found(schedule_id)
@@ -205,7 +237,7 @@ def get_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> Sche
 
 
 def list_schedules(
-    store: ScheduleStore,
+    store: ScheduleRepository,
     tenant_id: str,
     workflow_id: str | None,
     limit: int,
@@ -216,7 +248,7 @@ def list_schedules(
 
 
 def update_schedule(
-    store: ScheduleStore, tenant_id: str, schedule_id: str, request: ScheduleUpdate, now: datetime
+    store: ScheduleRepository, tenant_id: str, schedule_id: str, request: ScheduleUpdate, now: datetime
 ) -> Schedule:
     """Apply the fields given. ``nextRunAt`` is recomputed from ``now`` when the expression, the
     time zone or ``enabled`` changes (kept otherwise, so an overdue fire is not dropped). A fire
@@ -261,7 +293,7 @@ def update_schedule(
     raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
 
 
-def delete_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> None:
+def delete_schedule(store: ScheduleRepository, tenant_id: str, schedule_id: str) -> None:
     for _ in retry_on_conflict():
         current = get_schedule(store, tenant_id, schedule_id)
         try:
@@ -272,7 +304,7 @@ def delete_schedule(store: ScheduleStore, tenant_id: str, schedule_id: str) -> N
     raise Conflict("The schedule is being changed by many writers at once; retry shortly.")
 
 
-def delete_for_workflow(store: ScheduleStore, tenant_id: str, workflow_id: str) -> int:
+def delete_for_workflow(store: ScheduleRepository, tenant_id: str, workflow_id: str) -> int:
     """Delete every schedule of a workflow (called when the workflow is deleted). Returns how many."""
     deleted = 0
     for sc in list(store.of_workflow(tenant_id, workflow_id)):
@@ -281,7 +313,7 @@ def delete_for_workflow(store: ScheduleStore, tenant_id: str, workflow_id: str) 
     return deleted
 
 
-def _delete_quietly(store: ScheduleStore, sc: Schedule) -> bool:
+def _delete_quietly(store: ScheduleRepository, sc: Schedule) -> bool:
     current: Schedule | None = sc
     for _ in retry_on_conflict():
         if current is None:
@@ -328,7 +360,7 @@ def _runnable_workflow(svc: Services, sc: Schedule) -> Workflow:
 
 
 def trigger_schedule(
-    store: ScheduleStore,
+    store: ScheduleRepository,
     svc: Services,
     tenant_id: str,
     schedule_id: str,
@@ -401,7 +433,7 @@ def backfill_slots(sc: Schedule, start_at: str, end_at: str, now: datetime) -> l
 
 
 def backfill_schedule(
-    store: ScheduleStore,
+    store: ScheduleRepository,
     svc: Services,
     tenant_id: str,
     schedule_id: str,
@@ -462,7 +494,7 @@ def backfill_schedule(
 
 
 def _record(
-    store: ScheduleStore,
+    store: ScheduleRepository,
     sc: Schedule,
     actions: list[tuple[str, str | None, str]],
     last: str | None,
@@ -554,7 +586,7 @@ class DispatchReport:
 
 def dispatch_due(
     now: datetime,
-    store: ScheduleStore,
+    store: ScheduleRepository,
     svc: Services,
     *,
     start: StartFn | None = None,
@@ -588,7 +620,7 @@ class _Tick:
     def __init__(
         self,
         now: datetime,
-        store: ScheduleStore,
+        store: ScheduleRepository,
         svc: Services,
         start: StartFn | None,
         deadline: float | None,

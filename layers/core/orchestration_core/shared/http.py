@@ -1,8 +1,10 @@
 """HTTP plumbing shared by every API function: the resolver, problem+json errors, the caller.
 
 One module maps errors to responses: a ProblemError becomes its status and RFC 9457 body,
-a request validation error becomes 400 with field paths like ``tasks[2].dependsOn[0]``, and
-anything unexpected becomes an opaque 500 (logged with its stack, never echoed).
+a TransientFailure of the table or Step Functions becomes a 429 or 503 problem with Retry-After
+(``transient_problem``, the one place those get an HTTP meaning), a request validation error
+becomes 400 with field paths like ``tasks[2].dependsOn[0]``, and anything unexpected becomes an
+opaque 500 (logged with its stack, never echoed).
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ from pydantic import BaseModel
 
 from orchestration_core.shared.config import get_settings
 from orchestration_core.shared.errors import (
+    ConcurrentUpdate,
+    EngineThrottled,
+    EngineUnavailable,
     FieldError,
     PayloadTooLarge,
     ProblemError,
+    StoreThrottled,
+    StoreUnavailable,
+    Throttled,
+    TransientFailure,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 from orchestration_core.shared.limits import MAX_JSON_DEPTH, json_depth
@@ -58,6 +68,29 @@ def problem_response(err: ProblemError, headers: Mapping[str, str] | None = None
     return Response(
         status_code=err.status, content_type=PROBLEM_JSON, body=body.model_dump_json(), headers=extra
     )
+
+
+# The HTTP answer to each transient failure: throttling and lost write races are 429 (the client
+# slows down), a dependency that cannot do the work is 503. Both carry Retry-After.
+TRANSIENT_PROBLEMS: dict[type[TransientFailure], type[ProblemError]] = {
+    StoreThrottled: Throttled,
+    ConcurrentUpdate: Throttled,
+    StoreUnavailable: Unavailable,
+    EngineThrottled: Throttled,
+    EngineUnavailable: Unavailable,
+}
+
+
+def transient_problem(err: TransientFailure) -> ProblemError:
+    """The problem a transient failure is answered with (its detail kept as the problem's)."""
+    for kind in type(err).__mro__:
+        if kind in TRANSIENT_PROBLEMS:
+            return TRANSIENT_PROBLEMS[kind](err.detail)
+    return Unavailable(err.detail)
+
+
+def transient_response(err: TransientFailure) -> Response[str]:
+    return problem_response(transient_problem(err))
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -102,6 +135,7 @@ class Resolver(APIGatewayRestResolver):
         super().__init__(enable_validation=True)
         self.exception_handler(RequestValidationError)(self._on_validation_error)
         self.exception_handler(ProblemError)(problem_response)
+        self.exception_handler(TransientFailure)(transient_response)
         self.exception_handler(Exception)(self._on_unexpected)
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from orchestration_core.shared.errors import Throttled, Unavailable
+from orchestration_core.shared.errors import ConcurrentUpdate, StoreThrottled, StoreUnavailable
 from orchestration_core.shared.pagination import Cursor, Page, encode_cursor
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ class Table:
                 request = resp.get("UnprocessedKeys") or {}
                 if request:
                     if attempt == _TRANSACTION_RETRIES:
-                        raise Throttled("The store is throttling reads; retry shortly.")
+                        raise StoreThrottled("The store is throttling reads; retry shortly.")
                     backoff(attempt)
                     attempt += 1
         return found
@@ -192,7 +192,7 @@ class Table:
                 codes = [r.get("Code") for r in reasons]
                 if "ConditionalCheckFailed" in codes:
                     raise ConditionFailed(codes.index("ConditionalCheckFailed")) from None
-        raise Throttled("The store is busy with conflicting writes; retry shortly.")
+        raise ConcurrentUpdate("The store is busy with conflicting writes; retry shortly.")
 
     def _single(self, op: dict[str, Any]) -> None:
         ((kind, body),) = op.items()
@@ -286,9 +286,9 @@ class Table:
                 "ThrottlingException",
                 "RequestLimitExceeded",
             }:
-                raise Throttled("The store is throttling requests; retry shortly.") from err
+                raise StoreThrottled("The store is throttling requests; retry shortly.") from err
             if code == "PersistenceUnavailable":  # the embedded runtime could not keep the write
-                raise Unavailable("The store cannot keep writes right now; retry shortly.") from err
+                raise StoreUnavailable("The store cannot keep writes right now; retry shortly.") from err
             raise
 
 

@@ -1,18 +1,39 @@
-"""Workflow use cases: create, read, list, update, delete. Pure logic over a WorkflowStore."""
+"""Workflow use cases: create, read, list, update, delete. Pure logic over a WorkflowRepository
+(the DynamoDB WorkflowStore in production, an in-memory fake in unit tests)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, NotFound, PreconditionFailed
 from orchestration_core.shared.ids import new_id
-from orchestration_core.shared.pagination import Page, resolve_position
+from orchestration_core.shared.pagination import Cursor, Page, resolve_position
 from orchestration_core.shared.table import retry_on_conflict
 from orchestration_core.workflows.api import TaskIn, WorkflowCreate, WorkflowUpdate
 from orchestration_core.workflows.dag import validate_tasks
 from orchestration_core.workflows.models import TaskDef, Workflow, WorkflowStatus
-from orchestration_core.workflows.store import ConditionFailed, WorkflowStore
+from orchestration_core.workflows.store import ConditionFailed
+
+
+class WorkflowRepository(Protocol):
+    """What the use cases need of workflow storage (workflows/store.py's WorkflowStore).
+
+    ``create`` raises ConditionFailed if the id exists; ``replace`` and ``delete`` raise it
+    unless the stored workflow is still at the revision given; ``page`` lists newest first."""
+
+    def get(self, tenant_id: str, workflow_id: str) -> Workflow | None: ...
+
+    def create(self, wf: Workflow) -> None: ...
+
+    def replace(self, old: Workflow, new: Workflow) -> None: ...
+
+    def delete(self, wf: Workflow) -> None: ...
+
+    def page(
+        self, tenant_id: str, status: str | None, limit: int, position: Cursor | int
+    ) -> Page[Workflow]: ...
 
 
 def _task_defs(tasks: list[TaskIn]) -> tuple[TaskDef, ...]:
@@ -28,7 +49,7 @@ def not_found(workflow_id: str) -> NotFound:
     return NotFound(f"Workflow '{workflow_id}' does not exist.")
 
 
-def create_workflow(store: WorkflowStore, tenant_id: str, request: WorkflowCreate) -> Workflow:
+def create_workflow(store: WorkflowRepository, tenant_id: str, request: WorkflowCreate) -> Workflow:
     tasks = _task_defs(request.tasks)
     stamp = clock.now_iso()
     wf = Workflow(
@@ -47,7 +68,7 @@ def create_workflow(store: WorkflowStore, tenant_id: str, request: WorkflowCreat
     return wf
 
 
-def get_workflow(store: WorkflowStore, tenant_id: str, workflow_id: str) -> Workflow:
+def get_workflow(store: WorkflowRepository, tenant_id: str, workflow_id: str) -> Workflow:
     wf = store.get(tenant_id, workflow_id)
     if wf is None:
         raise not_found(workflow_id)
@@ -55,7 +76,12 @@ def get_workflow(store: WorkflowStore, tenant_id: str, workflow_id: str) -> Work
 
 
 def list_workflows(
-    store: WorkflowStore, tenant_id: str, status: str | None, limit: int, offset: int, next_token: str | None
+    store: WorkflowRepository,
+    tenant_id: str,
+    status: str | None,
+    limit: int,
+    offset: int,
+    next_token: str | None,
 ) -> Page[Workflow]:
     return store.page(tenant_id, status, limit, resolve_position(offset, next_token))
 
@@ -71,7 +97,7 @@ def _check_if_match(wf: Workflow, if_match: str | None) -> None:
 
 
 def update_workflow(
-    store: WorkflowStore, tenant_id: str, workflow_id: str, request: WorkflowUpdate, if_match: str | None
+    store: WorkflowRepository, tenant_id: str, workflow_id: str, request: WorkflowUpdate, if_match: str | None
 ) -> Workflow:
     """Apply the fields given. Without If-Match, a concurrent change is re-read and re-applied
     (no update is lost); with If-Match, any change since that ETag answers 412."""
@@ -103,7 +129,7 @@ def update_workflow(
 
 
 def delete_workflow(
-    store: WorkflowStore,
+    store: WorkflowRepository,
     tenant_id: str,
     workflow_id: str,
     if_match: str | None,
