@@ -33,7 +33,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from orchestration_core.auth.keys import MAX_KEY_NAME, TENANT_PATTERN
-from orchestration_core.shared.errors import ProblemError
+from orchestration_core.shared.errors import ProblemError, TransientFailure
+from orchestration_core.shared.http import transient_problem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestration_local import openapi
@@ -406,6 +407,9 @@ class Server(HTTPServer):
                 return _json(200, _key_json(keys.revoke(request.path.rsplit("/", 1)[1])))
         except ProblemError as err:
             return _json(err.status, {"title": err.title, "detail": err.detail})
+        except TransientFailure as err:  # the store could not keep the key: 429/503, as the API says
+            problem = transient_problem(err)
+            return _json(problem.status, {"title": problem.title, "detail": problem.detail})
         except ValidationError as err:
             reasons = "; ".join(_reason(e) for e in err.errors(include_url=False))
             return _json(400, {"title": "Bad request", "detail": reasons})

@@ -368,6 +368,26 @@ def test_a_write_the_journal_cannot_keep_is_undone_and_answered_once_as_unavaila
     assert journal.failure is None
 
 
+def test_the_local_key_admin_answers_503_when_the_journal_cannot_keep_the_key(
+    runtime: Runtime, journal: durability.Store
+) -> None:
+    from orchestration_local.gateway import HttpRequest
+    from orchestration_local.server import ADMIN_HEADER, Server
+
+    server = Server(("127.0.0.1", 0), runtime, quiet=True)
+    try:
+        headers = [(ADMIN_HEADER, server.admin_token), ("Content-Type", "application/json")]
+        journal.io = _FullDisk()
+        response = server.dispatch(HttpRequest("POST", "/_local/keys", "", headers, b'{"tenant": "full"}'))
+        journal.io = os
+        assert response.status == 503, response.body
+        assert "cannot keep writes" in json.loads(response.body)["detail"]
+        listed = server.dispatch(HttpRequest("GET", "/_local/keys", "tenant=full", headers))
+        assert json.loads(listed.body) == {"keys": []}  # nothing half-made was kept
+    finally:
+        server.server_close()
+
+
 def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
