@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -67,7 +67,8 @@ HOOKS: tuple[Hook, ...] = (
         "moto.dynamodb.responses:DynamoHandler.call_action",
         "one lock for every DynamoDB request (a conditional write is atomic with respect to other "
         "threads, as in DynamoDB); every write is journaled before it is answered; observers "
-        "(add_dynamodb_observer) hear of each request",
+        "(add_dynamodb_observer) hear of each request; a held GET is told of writes to its "
+        "partition (partition_writes)",
     ),
     Hook(
         "moto.dynamodb.responses:DynamoHandler.serialized",
@@ -228,15 +229,67 @@ def _make_call_action(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
         store = _store
         action = self._get_action()
         try:
+            request = self.body  # moto replaces it with its parsed form
             if store is None or action not in WRITE_ACTIONS:
                 with _dynamodb_lock:
-                    return original(self)
-            return _journaled_call(self, original, store, action)
+                    result = original(self)
+            else:
+                result = _journaled_call(self, original, store, action)
+            # Looked at after the write: whoever subscribed before it is told; a later
+            # subscriber reads what it wrote.
+            if _partition_waiters and action in WRITE_ACTIONS and result[0] == 200:
+                _tell_partition_waiters(_partitions_written(self, action, request))
+            return result
         finally:
             if _observers:
                 _notify(action, time.perf_counter() - started)
 
     return call_action
+
+
+# -- who waits for a write to a partition (a held GET /executions/{id}) -------------------------
+_partition_waiters: dict[str, set[threading.Event]] = {}
+_partition_waiters_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def partition_writes(partition: str) -> Iterator[threading.Event]:
+    """An event that every write to ``partition`` (an item's hash key, a string) sets, from now
+    until the block ends (the caller clears it when it has looked)."""
+    event = threading.Event()
+    with _partition_waiters_lock:
+        _partition_waiters.setdefault(partition, set()).add(event)
+    try:
+        yield event
+    finally:
+        with _partition_waiters_lock:
+            waiting = _partition_waiters.get(partition, set())
+            waiting.discard(event)
+            if not waiting:
+                _partition_waiters.pop(partition, None)
+
+
+def _partitions_written(handler: Any, action: str, body: Any) -> set[str]:
+    """The partitions (hash keys, as strings) a write request (``body``, as it came) may change."""
+    try:
+        backend = handler.dynamodb_backend
+        request = json.loads(body) if isinstance(body, str | bytes) else body
+        partitions = set()
+        for table, key in _touched(backend, action, request):
+            value = key.get(backend.get_table(table).hash_key_attr)
+            if isinstance(value, dict) and len(value) == 1:
+                partitions.add(str(next(iter(value.values()))))
+    except Exception:  # noqa: BLE001 - malformed: moto refuses it, and nothing is written
+        return set()
+    return partitions
+
+
+def _tell_partition_waiters(partitions: set[str]) -> None:
+    """After a write moto accepted: set the events of those waiting for a partition it wrote."""
+    with _partition_waiters_lock:
+        events = [event for partition in partitions for event in _partition_waiters.get(partition, ())]
+    for event in events:
+        event.set()
 
 
 # -- the journal --------------------------------------------------------------------------------

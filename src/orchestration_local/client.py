@@ -14,11 +14,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 DEFAULT_URL = "http://127.0.0.1:3000/v1"
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -70,6 +70,17 @@ class Client:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        return self.request(method, path, body, params, headers)[2]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """(status, headers with lower-case names, parsed body); a 304 has no body (None)."""
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
         if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https") or "//" not in self.base_url:
             raise CliError(f"the API URL must start with http:// or https://, got {self.base_url!r}", 2)
@@ -83,8 +94,11 @@ class Client:
         request = urllib.request.Request(url, data=data, headers=sent, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return json.loads(response.read() or b"null")
+                answered = {k.lower(): v for k, v in response.headers.items()}
+                return response.status, answered, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
+            if err.code == 304:
+                return 304, {k.lower(): v for k, v in err.headers.items()}, None
             raw = err.read()
             try:
                 parsed: Any = json.loads(raw)
@@ -173,35 +187,50 @@ def render(execution: dict[str, Any]) -> Any:
     return Group(*parts)
 
 
-class Polling:
-    """When to look again: soon after something changed, then less and less often.
+# How long `watch` asks the API to hold each read (GET /executions/{id}?waitSeconds= with the
+# last ETag): it answers as soon as anything shown changes, so the end of a run is seen within
+# about 100 ms. On a terminal the held reads are short, so the durations shown tick each second.
+WAIT_SECONDS = 20.0
+WAIT_SECONDS_LIVE = 1.0
+NO_ETAG_PAUSE = 1.0  # a server that sends no ETag cannot hold a read: ask once a second
 
-    A short run is seen to end within a few tens of milliseconds (the first looks come
-    ``first`` apart, growing by ``growth``), while a watcher of a long, quiet task settles at
-    one request per ``longest`` seconds. Any change (a task started or ended) starts over.
-    """
 
-    def __init__(self, first: float = 0.025, growth: float = 1.5, longest: float = 1.0) -> None:
-        self.first, self.growth, self.longest = first, growth, longest
-        self.interval = first
-        self._seen: object = None
+class Changes:
+    """Each state of one execution, from long-polled reads: ``next()`` answers the execution
+    when it changed, or None when the wait was up and nothing had."""
 
-    def next_interval(self, execution: Mapping[str, Any]) -> float:
-        state = (
-            execution.get("status"),
-            tuple((t.get("name"), t.get("status"), t.get("attempts")) for t in execution.get("tasks", [])),
+    def __init__(
+        self,
+        client: Client,
+        execution_id: str,
+        wait_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.path = client, f"/executions/{execution_id}"
+        self.wait_seconds, self.sleep = wait_seconds, sleep
+        self.etag: str | None = None
+
+    def first(self) -> dict[str, Any]:
+        _, headers, execution = self.client.request("GET", self.path)
+        self.etag = headers.get("etag")
+        return cast("dict[str, Any]", execution)
+
+    def next(self) -> dict[str, Any] | None:
+        if self.etag is None:
+            self.sleep(NO_ETAG_PAUSE)
+            return self.first()
+        status, headers, execution = self.client.request(
+            "GET", self.path, params={"waitSeconds": self.wait_seconds}, headers={"If-None-Match": self.etag}
         )
-        if state != self._seen:
-            self._seen, self.interval = state, self.first
-        else:
-            self.interval = min(self.longest, self.interval * self.growth)
-        return self.interval
+        if status == 304:
+            return None
+        self.etag = headers.get("etag")
+        return cast("dict[str, Any]", execution)
 
 
 def watch(
     client: Client,
     execution_id: str,
-    polling: Polling | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Show live per-task progress until the execution ends; return its final state."""
@@ -209,14 +238,14 @@ def watch(
     from rich.live import Live
 
     console = Console()
-    polling = polling or Polling()
-    execution: dict[str, Any] = client.call("GET", f"/executions/{execution_id}")
-    if console.is_terminal:
+    live_view = console.is_terminal
+    changes = Changes(client, execution_id, WAIT_SECONDS_LIVE if live_view else WAIT_SECONDS, sleep)
+    execution = changes.first()
+    if live_view:
         with Live(render(execution), console=console, refresh_per_second=8) as live:
             while execution["status"] not in TERMINAL:
-                sleep(polling.next_interval(execution))
-                execution = client.call("GET", f"/executions/{execution_id}")
-                live.update(render(execution))
+                execution = changes.next() or execution
+                live.update(render(execution))  # unchanged too: the running durations tick
         return execution
     # Not a terminal (CI logs, pipes): one line per change.
     seen: dict[str, str] = {}
@@ -228,8 +257,7 @@ def watch(
         if execution["status"] in TERMINAL:
             console.print(render(execution))
             return execution
-        sleep(polling.next_interval(execution))
-        execution = client.call("GET", f"/executions/{execution_id}")
+        execution = changes.next() or execution
 
 
 def exit_code(execution: dict[str, Any]) -> int:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from orchestration_local import isolation
+from orchestration_core.shared import changes
+
+from orchestration_local import aws, isolation
 from orchestration_local.template import FunctionSpec, Template
 
 ACCOUNT = "123456789012"
@@ -105,8 +107,70 @@ class Functions:
             # Lambda (one request per environment at a time), shared between threads here. So
             # API handlers run one at a time, as each would in its own Lambda environment.
             with self._api_lock:
-                return isolation.run_isolated(self.environments[logical_id], lambda: handler(event, context))
+                return isolation.run_isolated(
+                    self.environments[logical_id], lambda: self._api_call(logical_id, handler, event, context)
+                )
         return isolation.run_isolated(self.environments[logical_id], lambda: handler(event, context))
+
+    def _api_call(self, logical_id: str, handler: Handler, event: dict[str, Any], context: Any) -> Any:
+        changes.feed.set(_HeldRequests(self, logical_id))
+        return handler(event, context)
+
+    def let_others_run(self, logical_id: str, wait: Callable[[], bool]) -> bool:
+        """``wait()`` for a held API request (a long poll) without the API lock, so other requests
+        run meanwhile (as they would in other Lambda environments). Taking the lock back, it puts
+        back what Powertools keeps per request on shared objects (the event and context on
+        ``BaseRouter``, each resolver's ``context`` dict), which the requests in between replaced."""
+        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+        module = self.modules[logical_id]
+        resolvers = [value for value in vars(module).values() if isinstance(value, BaseRouter)]
+        event, context = BaseRouter.current_event, BaseRouter.lambda_context
+        kept = [(resolver, dict(resolver.context)) for resolver in resolvers]
+        self._api_lock.release()
+        try:
+            return wait()
+        finally:
+            self._api_lock.acquire()
+            BaseRouter.current_event, BaseRouter.lambda_context = event, context
+            for resolver, values in kept:
+                resolver.context.clear()
+                resolver.context.update(values)
+
+
+class _HeldRequests:
+    """The change feed of one API invocation here: DynamoDB is in this process, so a held
+    request is told of each write to its partition (aws.partition_writes) instead of polling,
+    and it waits without the API lock."""
+
+    def __init__(self, functions: Functions, logical_id: str) -> None:
+        self.functions, self.logical_id = functions, logical_id
+
+    def subscribe(self, partition: str) -> _PartitionWrites:
+        return _PartitionWrites(self, partition)
+
+
+class _PartitionWrites:
+    def __init__(self, feed: _HeldRequests, partition: str) -> None:
+        self.feed = feed
+        self._writes = aws.partition_writes(partition)
+        self._event: threading.Event | None = None
+
+    def __enter__(self) -> _PartitionWrites:
+        self._event = self._writes.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._writes.__exit__(*exc)
+
+    def wait(self, seconds: float) -> changes.Change:
+        event = self._event
+        assert event is not None, "wait() outside the with block"
+        written = self.feed.functions.let_others_run(self.feed.logical_id, lambda: event.wait(seconds))
+        if not written:
+            return changes.Change.QUIET
+        event.clear()  # before the read that follows: a later write sets it again
+        return changes.Change.WRITTEN
 
 
 def _import_module(spec: FunctionSpec) -> ModuleType:

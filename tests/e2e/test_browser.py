@@ -264,6 +264,30 @@ def test_cancel_a_running_execution(browser: Browser) -> None:
     browser.assert_offline_and_clean()
 
 
+def test_the_execution_page_learns_of_the_end_from_a_held_request(browser: Browser) -> None:
+    folder = browser.server.data_dir.parent
+    key = uuid.uuid4().hex
+    workflow_id = create_workflow(browser.server, "watched", [{"name": "only", "type": "hold"}])
+    execution_id = execute(browser.server, workflow_id, {"dir": str(folder), "key": key})
+    try:
+        page = browser.page()
+        sign_in(browser, page)
+        path = f"/v1/executions/{execution_id}"
+        # After the first read, the page asks with the ETag it holds and waitSeconds: the API
+        # holds that request until something shown changes.
+        with page.expect_request(lambda r: path in r.url and "waitSeconds=" in r.url) as asked:
+            page.goto(f"{browser.origin}/v1/console#/executions/{execution_id}")
+            expect(page.locator("#execution-status")).to_have_text("running")
+        held = asked.value
+        assert held.header_value("if-none-match"), held.url
+    finally:
+        (folder / f"{key}.release").touch()
+    answer = held.response()  # the held request itself answers the change
+    assert answer is not None and answer.status == 200
+    expect(page.locator("#execution-status")).to_have_text("completed")
+    browser.assert_offline_and_clean()
+
+
 def test_redrive_a_failed_execution_at_phone_width(browser: Browser) -> None:
     folder = browser.server.data_dir.parent
     key = uuid.uuid4().hex

@@ -65,6 +65,9 @@ class FakeExecutionStore:
             if idempotency_key is not None:
                 self.idempotency.pop((ex.tenant_id, idempotency_key), None)
 
+    def partition(self, tenant_id: str, execution_id: str) -> str:
+        return f"T#{tenant_id}#EX#{execution_id}"
+
     def get(self, tenant_id: str, execution_id: str, with_runs: bool = True) -> Execution | None:
         stored = self.records.get((tenant_id, execution_id))
         if stored is None or not with_runs:

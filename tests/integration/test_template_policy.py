@@ -40,9 +40,10 @@ import pytest
 from botocore.exceptions import ClientError
 from cfnlint.decode import decode
 from orchestration_core import services
-from orchestration_core.shared import clock
+from orchestration_core.shared import changes, clock
 from orchestration_core.shared.config import get_settings
 
+from orchestration_local import lambdas
 from orchestration_local.lambdas import Functions
 from orchestration_local.runtime import Runtime
 from orchestration_local.template import PSEUDO_PARAMETERS
@@ -476,7 +477,15 @@ def scenario(api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Non
     )
     hold_key = uuid.uuid4().hex
     running = _held_run(api, held["id"], hold_key)
-    assert _ok(api.call("GET", f"/executions/{running}"), 200)["status"] == "running"
+    status, headers, body = api.call("GET", f"/executions/{running}")
+    assert (status, body["status"]) == (200, "running"), body
+    # A long poll that nothing answers, as deployed (a function polls; the embedded runtime would
+    # tell it of writes instead): it reads the record, and the task runs, until its wait is up.
+    monkeypatch.setattr(lambdas, "_HeldRequests", lambda functions, logical_id: changes.PollingFeed())
+    unchanged = api.call(
+        "GET", f"/executions/{running}", headers={"If-None-Match": headers["etag"]}, query="waitSeconds=0.2"
+    )
+    assert unchanged[0] == 304, unchanged
     _ok(api.call("POST", f"/executions/{running}/cancel"), 200, 202)
     gate(hold_key).open()
 

@@ -7,15 +7,17 @@
   var KEY = "orchestration.apiKey";
   var BASE = location.pathname.replace(/\/console\/?$/, "");
   var PAGE = 20;
-  // Polling a running execution: 25 ms after a change, growing by half while nothing changes,
-  // up to 1 s (the CLI's watch does the same), so a short run is seen to end at once.
-  var POLL_FIRST_MS = 25, POLL_GROWTH = 1.5, POLL_LONGEST_MS = 1000;
+  // Watching a running execution: each read after the first is a long poll (If-None-Match with
+  // the last ETag, waitSeconds): the API answers as soon as anything shown changes (the end of
+  // the run within about 100 ms) or 304 when the wait is up, and the page asks again at once.
+  var WATCH_WAIT_SECONDS = 20;
   var TERMINAL = { completed: true, failed: true, cancelled: true };
   var COLOURS = {
     pending: "#8c959f", running: "#0969da", completed: "#1a7f37",
     failed: "#cf222e", cancelled: "#9a6700", skipped: "#6e7781"
   };
   var timer = null;
+  var held = null;  // the AbortController of a long poll in flight
   var generation = 0;  // bumped on every navigation: a late answer for an old page is dropped
   var view = document.getElementById("view");
 
@@ -61,7 +63,10 @@
     });
     return parts.length ? "?" + parts.join("&") : "";
   }
-  function stopPolling() { if (timer) { clearTimeout(timer); timer = null; } }
+  function stopPolling() {
+    if (timer) { clearTimeout(timer); timer = null; }
+    if (held) { held.abort(); held = null; }
+  }
   function show(title) {
     view.replaceChildren();
     document.title = title + " · Orchestration console";
@@ -76,16 +81,21 @@
   function failure(err) { return el("p", { "class": "error", role: "alert", text: problemText(err) }); }
 
   // -- the API -----------------------------------------------------------------------------
-  function api(method, path, body) {
+  // One request: {status, etag, data}; 304 Not Modified carries no data. Errors are thrown.
+  function send(method, path, body, extra, signal) {
     var headers = { Authorization: "Bearer " + sessionStorage.getItem(KEY) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    Object.keys(extra || {}).forEach(function (k) { headers[k] = extra[k]; });
     return fetch(BASE + path, {
-      method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body)
+      method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store", signal: signal
     }).then(function (res) {
+      var etag = res.headers.get("ETag");
+      if (res.status === 304) return { status: 304, etag: etag, data: null };
       return res.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (res.ok) return data;
+        if (res.ok) return { status: res.status, etag: etag, data: data };
         var err = new Error((data && (data.detail || data.message || data.title)) || res.statusText);
         err.status = res.status;
         err.problem = data;
@@ -93,6 +103,9 @@
         throw err;
       });
     });
+  }
+  function api(method, path, body) {
+    return send(method, path, body).then(function (answer) { return answer.data; });
   }
 
   // -- sign in -----------------------------------------------------------------------------
@@ -349,22 +362,28 @@
     show("Execution", body);
     var workflow = null;
     var gen = generation;
-    var seen = null, delay = POLL_FIRST_MS;
-    function nextDelay(ex) {
-      var state = JSON.stringify([ex.status, (ex.tasks || []).map(function (t) { return [t.name, t.status, t.attempts]; })]);
-      delay = state === seen ? Math.min(POLL_LONGEST_MS, delay * POLL_GROWTH) : POLL_FIRST_MS;
-      seen = state;
-    }
+    var etag = null;
     function refresh() {
       if (gen !== generation) return;
-      api("GET", "/executions/" + encodeURIComponent(id)).then(function (ex) {
-        nextDelay(ex);
+      var path = "/executions/" + encodeURIComponent(id);
+      var controller = new AbortController();
+      held = controller;
+      send("GET", etag ? path + "?waitSeconds=" + WATCH_WAIT_SECONDS : path, undefined,
+           etag ? { "If-None-Match": etag } : null, controller.signal).then(function (answer) {
+        if (held === controller) held = null;
+        if (answer.status === 304) return;  // nothing changed in the wait: ask again
+        etag = answer.etag;
+        var ex = answer.data;
         var wfLoad = workflow ? Promise.resolve(workflow) : api("GET", "/workflows/" + encodeURIComponent(ex.workflowId))
           .then(function (wf) { workflow = wf; return wf; }, function () { workflow = { id: ex.workflowId, name: ex.workflowId, tasks: [] }; return workflow; });
         return wfLoad.then(function (wf) { if (gen === generation) render(ex, wf); });
       }).then(function () {
-        if (gen === generation && !done) { stopPolling(); timer = setTimeout(refresh, delay); }
-      }, function (err) { if (gen === generation) put(body, failure(err)); });
+        // At once after an answer; a server that sent no ETag cannot hold: then once a second.
+        if (gen === generation && !done) { stopPolling(); timer = setTimeout(refresh, etag ? 0 : 1000); }
+      }, function (err) {
+        if (err && err.name === "AbortError") return;  // left the page, or an action asks again
+        if (gen === generation) put(body, failure(err));
+      });
     }
     var done = false;
     function act(verb) {
@@ -408,7 +427,7 @@
           el("li", { text: "Started " + when(ex.startedAt) }),
           el("li", { text: "Ended " + when(ex.completedAt) }),
           ex.redriveCount ? el("li", { text: "Redriven " + ex.redriveCount + "×" }) : null,
-          running ? el("li", { "class": "muted", text: "Updating every second" }) : null),
+          running ? el("li", { "class": "muted", text: "Updates as it runs" }) : null),
         ex.error ? el("p", { "class": "error", text: (ex.error.error || "") + " " + (ex.error.cause || "") }) : null,
         el("div", { "class": "actions" },
           el("button", { id: "cancel", type: "button", "class": "danger", disabled: !running, text: "Cancel", onclick: act("cancel") }),

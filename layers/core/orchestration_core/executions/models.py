@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -77,6 +79,24 @@ class Execution:
         return (
             self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{self.sfn_name or self.id}"
         )
+
+    @property
+    def etag(self) -> str:
+        """A strong ETag of what GET /executions/{id} shows: it changes when anything shown does
+        (the status, an error, a redrive, any task's status, attempts, times, result or error)."""
+        shown = [
+            self.status.value,
+            self.completed_at,
+            self.error,
+            self.redrive_count,
+            self.redriven_at,
+            [
+                [r.name, r.status.value, r.started_at, r.completed_at, r.attempts, r.result, r.error]
+                for r in self.task_runs()
+            ],
+        ]
+        text = json.dumps(shown, sort_keys=True, default=str, separators=(",", ":"))
+        return '"' + hashlib.blake2b(text.encode(), digest_size=12).hexdigest() + '"'
 
     def task_runs(self) -> list[TaskRun]:
         """Each task's run in definition order, settled once the execution ended: a task that

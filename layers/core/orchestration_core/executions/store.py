@@ -192,6 +192,10 @@ class ExecutionStore:
         ops += self.table.counter_ops(memberships(ex.tenant_id, ex.workflow_id, ex.status), {})
         self.table.transact(ops)
 
+    def partition(self, tenant_id: str, execution_id: str) -> str:
+        """The partition key of the execution's items (its record and task runs)."""
+        return pk(tenant_id, execution_id)
+
     def get(self, tenant_id: str, execution_id: str, with_runs: bool = True) -> Execution | None:
         if not with_runs:
             item = self.table.get(pk(tenant_id, execution_id), "EX")

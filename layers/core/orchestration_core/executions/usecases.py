@@ -4,6 +4,8 @@ again (redrive an ended execution; resume one whose state machine is gone; sweep
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from orchestration_core.engine.compiler import MAX_DEFINITION_BYTES, compile_def
 from orchestration_core.engine.stepfunctions import Engine, ExecutionMissing, MachineMissing
 from orchestration_core.executions.models import Execution, ExecutionStatus
 from orchestration_core.executions.store import ACTIVE_SHARDS, ExecutionStore
-from orchestration_core.shared import clock
+from orchestration_core.shared import changes, clock
 from orchestration_core.shared.errors import (
     Conflict,
     FieldError,
@@ -22,6 +24,7 @@ from orchestration_core.shared.errors import (
     TransientFailure,
     Unprocessable,
 )
+from orchestration_core.shared.etags import ANY
 from orchestration_core.shared.ids import new_id
 from orchestration_core.shared.pagination import Page, resolve_position
 from orchestration_core.shared.table import ConditionFailed
@@ -193,6 +196,68 @@ def get_execution(svc: Services, tenant_id: str, execution_id: str) -> Execution
     if not ex.status.terminal:
         ex = reconcile(svc, ex)
     return ex
+
+
+# GET /executions/{id}?waitSeconds=: how long a request may be held (API Gateway ends an
+# integration at 29 s), and what a held one reads. Deployed, it looks every 100 ms
+# (``changes.POLL_INTERVAL``): it reads the record's status (one small GetItem), so the end of a
+# run is seen within about that; then the task runs (the partition's Query, one item per task)
+# if the status moved or if their turn came: every look while the workflow has at most 25
+# tasks, every 100 ms per 25 tasks for larger ones, at least once a second. So a held request
+# reads at most about 25 task items per 100 ms. Where the runtime tells of each write (the
+# embedded one), it reads the execution once per write and nothing in between.
+MAX_WAIT_SECONDS = 20
+WATCH_TASKS_PER_LOOK = 25
+WATCH_TASKS_INTERVAL_MAX = 1.0
+
+
+def tasks_interval(ex: Execution) -> float:
+    """Seconds between two reads of the task runs while a polling request is held for ``ex``."""
+    looks = -(-len(ex.tasks) // WATCH_TASKS_PER_LOOK)  # ceil
+    return min(WATCH_TASKS_INTERVAL_MAX, changes.POLL_INTERVAL * max(1, looks))
+
+
+def watch_execution(
+    svc: Services,
+    tenant_id: str,
+    execution_id: str,
+    seen: Collection[str],
+    wait_seconds: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> tuple[Execution, bool]:
+    """The execution as ``get_execution`` reads it, but while its ETag is one of ``seen`` (the
+    client's If-None-Match; ``*``: whatever it is now) wait up to ``wait_seconds`` for it to
+    change: a long poll, so a watcher learns of a change (above all, the end) at once, without
+    asking again and again. Returns the execution as it is when it changed or the time was up,
+    and whether it still matches ``seen`` (304). How it waits: ``changes.current()``."""
+    if not seen or wait_seconds <= 0:
+        ex = get_execution(svc, tenant_id, execution_id)
+        return ex, ex.etag in seen or (ANY in seen)
+    with changes.current().subscribe(svc.executions.partition(tenant_id, execution_id)) as writes:
+        ex = get_execution(svc, tenant_id, execution_id)
+        if ANY in seen:
+            seen = {ex.etag}
+        deadline = monotonic() + min(wait_seconds, MAX_WAIT_SECONDS)
+        tasks_read = monotonic()
+        while ex.etag in seen:
+            left = deadline - monotonic()
+            if left <= 0:
+                break
+            change = writes.wait(left)
+            if change is changes.Change.QUIET:
+                continue
+            if change is changes.Change.MAYBE:
+                head = svc.executions.get(tenant_id, execution_id, with_runs=False)
+                if head is None:
+                    raise not_found(execution_id)
+                moved = head.status != ex.status or head.redrive_count != ex.redrive_count
+                if not moved and monotonic() - tasks_read < tasks_interval(ex) - 1e-9:
+                    continue
+            current = svc.executions.get(tenant_id, execution_id)
+            if current is None:
+                raise not_found(execution_id)
+            ex, tasks_read = current, monotonic()
+    return ex, ex.etag in seen
 
 
 def reconcile(svc: Services, ex: Execution) -> Execution:

@@ -128,6 +128,19 @@ def validation_problem(errors: Sequence[Mapping[str, Any]]) -> ProblemError:
     return ValidationFailed("The request is invalid; see errors.", fields)
 
 
+class NotModified(Exception):
+    """Raised by a route to answer ``304 Not Modified`` (no body, so no response model to
+    validate; Powertools would validate a ``None`` body against the route's model)."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__(etag)
+        self.etag = etag
+
+
+def not_modified_response(err: NotModified) -> Response[str]:
+    return Response(status_code=304, body="", headers={"ETag": err.etag})
+
+
 class Resolver(APIGatewayRestResolver):
     """The REST resolver every function uses: validation on, problem+json errors, body size limit."""
 
@@ -135,6 +148,7 @@ class Resolver(APIGatewayRestResolver):
         super().__init__(enable_validation=True)
         self.exception_handler(RequestValidationError)(self._on_validation_error)
         self.exception_handler(ProblemError)(problem_response)
+        self.exception_handler(NotModified)(not_modified_response)
         self.exception_handler(TransientFailure)(transient_response)
         self.exception_handler(Exception)(self._on_unexpected)
 

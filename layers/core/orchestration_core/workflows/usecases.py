@@ -8,6 +8,7 @@ from typing import Protocol
 
 from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, NotFound, PreconditionFailed
+from orchestration_core.shared.etags import ANY, entity_tags
 from orchestration_core.shared.ids import new_id
 from orchestration_core.shared.pagination import Cursor, Page, resolve_position
 from orchestration_core.shared.table import retry_on_conflict
@@ -89,8 +90,8 @@ def list_workflows(
 def _check_if_match(wf: Workflow, if_match: str | None) -> None:
     if if_match is None:
         return
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in tags and wf.etag not in tags:
+    tags = entity_tags(if_match)
+    if ANY not in tags and wf.etag not in tags:
         raise PreconditionFailed(
             f"The workflow changed since it was read: its ETag is now {wf.etag}. Read it again and retry."
         )
