@@ -15,7 +15,14 @@ import time
 
 from bench.harness import REPO
 
-BENCHMARKS = ("bench.http_api", "bench.cold_imports", "bench.engine", "bench.dispatcher", "bench.durability")
+BENCHMARKS = (
+    "bench.http_api",
+    "bench.cold_imports",
+    "bench.engine",
+    "bench.dispatcher",
+    "bench.durability",
+    "bench.watch",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
