@@ -126,6 +126,10 @@ def execution_story(store: Any, tenant: str) -> list[Any]:
         lambda: store.delete(ex),  # stale status
         lambda: sorted(store.get(t, i).runs),
         lambda: store.page(t, None, "running", 5, 0).total,
+        # Ended, so it leaves the index of active executions: the session's runtime is shared,
+        # and its dispatcher would otherwise sweep this record (whose machine never existed).
+        lambda: store.transition(store.get(t, i, with_runs=False), ExecutionStatus.COMPLETED, STAMP, None),
+        lambda: store.page(t, None, "running", 5, 0).total,
     ]
     return [_outcome(step) for step in steps]
 
