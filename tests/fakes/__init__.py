@@ -12,6 +12,14 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.engine import FakeEngine
 from tests.fakes.executions import FakeExecutionStore
 from tests.fakes.schedules import FakeScheduleStore
+from tests.fakes.services import fake_services
 from tests.fakes.workflows import FakeWorkflowStore
 
-__all__ = ["FakeClock", "FakeEngine", "FakeExecutionStore", "FakeScheduleStore", "FakeWorkflowStore"]
+__all__ = [
+    "FakeClock",
+    "FakeEngine",
+    "FakeExecutionStore",
+    "FakeScheduleStore",
+    "FakeWorkflowStore",
+    "fake_services",
+]

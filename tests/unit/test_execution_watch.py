@@ -25,8 +25,7 @@ from orchestration_core.shared.etags import entity_tags
 from orchestration_core.workflows import usecases as workflows
 from orchestration_core.workflows.api import WorkflowCreate
 
-from tests.fakes import FakeClock, FakeEngine, FakeExecutionStore, FakeWorkflowStore
-from tests.fakes.engine import FakeRegistry
+from tests.fakes import FakeClock, FakeExecutionStore, fake_services
 
 TENANT = "t-watch"
 
@@ -53,43 +52,38 @@ class VirtualTime:
             heapq.heappop(self._due)[2]()
 
 
-class PollingOnVirtualTime:
-    """The deployed feed (look every POLL_INTERVAL), on the virtual clock."""
+class VirtualFeed:
+    """A change feed on the virtual clock; it is its own subscription."""
 
     def __init__(self, clock: VirtualTime) -> None:
         self.clock = clock
+        self.subscribed: list[str] = []
 
-    def subscribe(self, partition: str) -> PollingOnVirtualTime:
+    def subscribe(self, partition: str) -> Any:
+        self.subscribed.append(partition)
         return self
 
-    def __enter__(self) -> PollingOnVirtualTime:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+class PollingOnVirtualTime(VirtualFeed):
+    """The deployed feed (look every POLL_INTERVAL)."""
 
     def wait(self, seconds: float) -> Change:
         self.clock.sleep(min(changes.POLL_INTERVAL, seconds))
         return Change.MAYBE
 
 
-class WritesOnVirtualTime:
+class WritesOnVirtualTime(VirtualFeed):
     """A feed told of every write (as the embedded runtime's): ``writes`` are their times."""
 
     def __init__(self, clock: VirtualTime) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.writes: list[float] = []
-        self.subscribed: list[str] = []
-
-    def subscribe(self, partition: str) -> WritesOnVirtualTime:
-        self.subscribed.append(partition)
-        return self
-
-    def __enter__(self) -> WritesOnVirtualTime:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
     def wait(self, seconds: float) -> Change:
         due = [t for t in self.writes if t <= self.clock.now + seconds]
@@ -114,13 +108,7 @@ class CountingStore(FakeExecutionStore):
 @pytest.fixture
 def svc(monkeypatch: pytest.MonkeyPatch) -> Services:
     FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)).install(monkeypatch)
-    return Services(
-        workflows=FakeWorkflowStore(),  # type: ignore[arg-type]
-        executions=CountingStore(),  # type: ignore[arg-type]
-        registry=FakeRegistry(),  # type: ignore[arg-type]
-        engine=FakeEngine(),  # type: ignore[arg-type]
-        runner_arn="arn:aws:lambda:us-east-1:123456789012:function:runner",
-    )
+    return fake_services(CountingStore())
 
 
 def _started(svc: Services, tasks: int = 2) -> Execution:

@@ -54,6 +54,18 @@ def handler(event, context):
 """
 
 
+def _loaded(template: Template, saved: dict[str, str]) -> Iterator[Functions]:
+    """The template's functions, loaded; afterwards the environment as it was (``saved``)."""
+    try:
+        loaded = Functions(template, {})
+        loaded.load_all()
+        yield loaded
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def functions(tmp_path: Path) -> Iterator[Functions]:
     saved = dict(os.environ)
@@ -72,14 +84,7 @@ def functions(tmp_path: Path) -> Iterator[Functions]:
         ),
         "Beta": FunctionSpec("Beta", tmp_path, "beta.handler", dict(shared), 10, 128),
     }
-    try:
-        loaded = Functions(template, {})
-        loaded.load_all()
-        yield loaded
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()  # type: ignore[attr-defined]
+    yield from _loaded(template, saved)
 
 
 @pytest.fixture
@@ -207,14 +212,7 @@ def task_functions(tmp_path: Path) -> Iterator[Functions]:
         "Runner": FunctionSpec("Runner", tmp_path, "tasks.handler", runner, 10, 128),
         "Other": FunctionSpec("Other", tmp_path, "tasks.handler", dict(shared), 10, 128),
     }
-    try:
-        loaded = Functions(template, {})
-        loaded.load_all()
-        yield loaded
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()  # type: ignore[attr-defined]
+    yield from _loaded(template, saved)
 
 
 def test_the_task_types_read_their_own_function_s_prefix_and_allow_list(task_functions: Functions) -> None:

@@ -30,8 +30,14 @@ from orchestration_core.workflows import usecases as workflows
 from orchestration_core.workflows.api import WorkflowCreate, WorkflowUpdate
 from orchestration_core.workflows.models import TaskStatus, Workflow, WorkflowStatus
 
-from tests.fakes import FakeClock, FakeEngine, FakeExecutionStore, FakeScheduleStore, FakeWorkflowStore
-from tests.fakes.engine import FakeRegistry
+from tests.fakes import (
+    FakeClock,
+    FakeEngine,
+    FakeExecutionStore,
+    FakeScheduleStore,
+    FakeWorkflowStore,
+    fake_services,
+)
 
 TENANT = "t-fakes"
 
@@ -43,13 +49,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture
 def svc() -> Services:
-    return Services(
-        workflows=FakeWorkflowStore(),  # type: ignore[arg-type]
-        executions=FakeExecutionStore(),  # type: ignore[arg-type]
-        registry=FakeRegistry(),  # type: ignore[arg-type]
-        engine=FakeEngine(),  # type: ignore[arg-type]
-        runner_arn="arn:aws:lambda:us-east-1:123456789012:function:runner",
-    )
+    return fake_services()
 
 
 def _workflow(store: Any, *tasks: dict[str, Any], status: str = "active", name: str = "wf") -> Workflow:
