@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 DEFAULT_URL = "http://127.0.0.1:3000/v1"
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -195,6 +196,32 @@ WAIT_SECONDS_LIVE = 1.0
 NO_ETAG_PAUSE = 1.0  # a server that sends no ETag cannot hold a read: ask once a second
 
 
+T = TypeVar("T")
+RESPONSIVE_SECONDS = 0.2
+
+
+def interruptible(call: Callable[[], T]) -> T:
+    """``call()`` on a daemon thread while this (the main) thread waits in short steps, so Ctrl-C
+    stops a held request at once. A blocking socket read can miss a signal that lands between
+    Python's check for signals and the read itself; the read then sleeps until the server
+    answers, which for a held request is up to its waitSeconds."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller as it is
+            box["error"] = err
+
+    worker = threading.Thread(target=run, name="held-request", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(RESPONSIVE_SECONDS)  # a pending Ctrl-C is raised here within that long
+    if "error" in box:
+        raise box["error"]
+    return cast("T", box["value"])
+
+
 class Changes:
     """Each state of one execution, from long-polled reads: ``next()`` answers the execution
     when it changed, or None when the wait was up and nothing had."""
@@ -219,8 +246,11 @@ class Changes:
         if self.etag is None:
             self.sleep(NO_ETAG_PAUSE)
             return self.first()
-        status, headers, execution = self.client.request(
-            "GET", self.path, params={"waitSeconds": self.wait_seconds}, headers={"If-None-Match": self.etag}
+        etag = self.etag
+        status, headers, execution = interruptible(
+            lambda: self.client.request(
+                "GET", self.path, params={"waitSeconds": self.wait_seconds}, headers={"If-None-Match": etag}
+            )
         )
         if status == 304:
             return None

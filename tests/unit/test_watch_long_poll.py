@@ -3,12 +3,14 @@ the last ETag, waitSeconds), against a scripted client: no server, no clock."""
 
 from __future__ import annotations
 
+import _thread
+import threading
 from typing import Any
 
 import pytest
 
 from orchestration_local import client as cli_client
-from orchestration_local.client import Changes, watch
+from orchestration_local.client import Changes, interruptible, watch
 
 
 def ex(status: str = "running", **tasks: str) -> dict[str, Any]:
@@ -95,3 +97,40 @@ def test_watch_prints_each_change_once_and_returns_the_end(capsys: pytest.Captur
     assert {params["waitSeconds"] for _, params, _ in scripted.asked[1:] if params} == {
         cli_client.WAIT_SECONDS
     }
+
+
+def test_ctrl_c_stops_a_held_request_while_it_is_held() -> None:
+    # A Ctrl-C that lands just before a blocking read starts is only seen when the read returns:
+    # _thread.interrupt_main() makes that case (the flag is set, no system call is interrupted).
+    assert threading.current_thread() is threading.main_thread()
+    started, release, woke = threading.Event(), threading.Event(), threading.Event()
+
+    def held() -> str:
+        started.set()
+        try:
+            release.wait(60)
+        finally:
+            woke.set()
+        return "answer"
+
+    def press_ctrl_c() -> None:
+        assert started.wait(60)
+        _thread.interrupt_main()
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interruptible(held)
+        assert not woke.is_set()  # raised while the request was still held
+    finally:
+        release.set()
+
+
+def test_a_held_request_s_answer_and_error_come_back_as_they_are() -> None:
+    assert interruptible(lambda: (304, {"etag": '"1"'}, None)) == (304, {"etag": '"1"'}, None)
+
+    def refused() -> None:
+        raise cli_client.ApiError(503, {"detail": "busy"})
+
+    with pytest.raises(cli_client.ApiError, match="503: busy"):
+        interruptible(refused)
