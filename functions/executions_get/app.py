@@ -12,7 +12,7 @@ from orchestration_core.executions import usecases as executions
 from orchestration_core.executions.api import ExecutionDetail
 from orchestration_core.services import execution_services
 from orchestration_core.shared.etags import entity_tags
-from orchestration_core.shared.http import NotModified, Resolver, api_handler
+from orchestration_core.shared.http import NotModified, Resolver, api_handler, json_response
 
 app = Resolver()
 
@@ -57,9 +57,8 @@ def get_execution(
     )
     if unchanged:
         raise NotModified(ex.etag)
-    return Response(
+    return json_response(
         status_code=200,
-        content_type="application/json",
         body=ExecutionDetail.of(ex),
         headers={"ETag": ex.etag},
     )

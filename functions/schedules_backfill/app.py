@@ -8,7 +8,7 @@ from orchestration_core.schedules import usecases as schedules
 from orchestration_core.schedules.api import BackfillAccepted, BackfillRequest
 from orchestration_core.services import execution_services, schedule_store
 from orchestration_core.shared import clock, metrics
-from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.shared.http import Resolver, api_handler, json_response
 
 app = Resolver()
 
@@ -21,9 +21,8 @@ def backfill_schedule(
         schedule_store(), execution_services(), app.tenant_id(), scheduleId, body, clock.now()
     )
     metrics.count(metrics.EXECUTIONS_STARTED, len(done.execution_ids))
-    return Response(
+    return json_response(
         status_code=202,
-        content_type="application/json",
         body=BackfillAccepted(
             slots=len(done.scheduled_at),
             executionIds=done.execution_ids,

@@ -8,7 +8,7 @@ from orchestration_core.schedules import usecases as schedules
 from orchestration_core.schedules.api import ScheduleCreate, ScheduleOut
 from orchestration_core.services import schedule_store, workflow_store
 from orchestration_core.shared import clock
-from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.shared.http import Resolver, api_handler, json_response
 
 app = Resolver()
 
@@ -17,9 +17,8 @@ app = Resolver()
 def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[ScheduleOut]:
     now = clock.now()
     sc = schedules.create_schedule(schedule_store(), workflow_store(), app.tenant_id(), body, now)
-    return Response(
+    return json_response(
         status_code=201,
-        content_type="application/json",
         body=ScheduleOut.of(sc, schedules.upcoming_run_times(sc, now)),
         headers={"Location": app.location(f"/schedules/{sc.id}")},
     )

@@ -8,7 +8,7 @@ from orchestration_core.schedules import usecases as schedules
 from orchestration_core.schedules.api import TriggerAccepted, TriggerRequest
 from orchestration_core.services import execution_services, schedule_store
 from orchestration_core.shared import clock, metrics
-from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.shared.http import Resolver, api_handler, json_response
 
 app = Resolver()
 
@@ -23,9 +23,8 @@ def trigger_schedule(
     )
     if done.status == "started":
         metrics.count(metrics.EXECUTIONS_STARTED)
-    return Response(
+    return json_response(
         status_code=202,
-        content_type="application/json",
         body=TriggerAccepted(
             executionId=done.execution_id, status=done.status, scheduledAt=done.scheduled_at
         ),

@@ -9,7 +9,7 @@ from orchestration_core.executions.api import ExecuteAccepted, ExecuteRequest
 from orchestration_core.services import execution_services
 from orchestration_core.shared import metrics
 from orchestration_core.shared.errors import FieldError, ValidationFailed
-from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.shared.http import Resolver, api_handler, json_response
 
 app = Resolver()
 
@@ -28,9 +28,8 @@ def execute_workflow(
     parameters = (body.parameters if body else None) or {}
     ex = executions.start_execution(execution_services(), app.tenant_id(), workflowId, parameters, key)
     metrics.count(metrics.EXECUTIONS_STARTED)
-    return Response(
+    return json_response(
         status_code=202,
-        content_type="application/json",
         body=ExecuteAccepted(executionId=ex.id, startedAt=ex.started_at),
         headers={"Location": app.location(f"/executions/{ex.id}")},
     )

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestration_core.executions import usecases as executions
 from orchestration_core.services import execution_services, workflow_store
-from orchestration_core.shared.http import Resolver, api_handler
+from orchestration_core.shared.http import Resolver, api_handler, json_response
 from orchestration_core.workflows import usecases as workflows
 from orchestration_core.workflows.api import WorkflowDetail, WorkflowUpdate
 
@@ -21,9 +21,8 @@ def update_workflow(
     wf = workflows.update_workflow(
         workflow_store(), app.tenant_id(), workflowId, body, app.header("If-Match")
     )
-    return Response(
+    return json_response(
         status_code=200,
-        content_type="application/json",
         body=WorkflowDetail.of(executions.latest_task_status(execution_services(), wf)),
         headers={"ETag": wf.etag},
     )

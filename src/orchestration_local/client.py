@@ -63,15 +63,9 @@ class Client:
     base_url: str
     api_key: str
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        return self.request(method, path, body, params, headers)[2]
+    def call(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
+        """The parsed body of ``request`` (``options``: its ``params`` and ``headers``)."""
+        return self.request(method, path, body, **options)[2]
 
     def request(
         self,

@@ -30,16 +30,9 @@ class Scripted:
         self.answers = list(answers)
         self.asked: list[tuple[str, dict[str, Any] | None, dict[str, str] | None]] = []
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
+    def request(self, method: str, path: str, **options: Any) -> tuple[int, dict[str, str], Any]:
         assert (method, path) == ("GET", "/executions/ex_1")
-        self.asked.append((path, params, headers))
+        self.asked.append((path, options.get("params"), options.get("headers")))
         status, etag, answer = self.answers.pop(0)
         return status, ({"etag": etag} if etag else {}), answer
 

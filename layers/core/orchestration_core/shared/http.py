@@ -13,7 +13,7 @@ import base64
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -126,6 +126,16 @@ def validation_problem(errors: Sequence[Mapping[str, Any]]) -> ProblemError:
     if any(e.get("type") == "json_invalid" for e in errors):
         return ValidationFailed("The request body is not valid JSON.", fields)
     return ValidationFailed("The request is invalid; see errors.", fields)
+
+
+T = TypeVar("T")
+
+
+def json_response(status_code: int, body: T, headers: Mapping[str, str] | None = None) -> Response[T]:
+    """A JSON answer with a status other than the route's default, or headers (ETag, Location)."""
+    return Response(
+        status_code=status_code, content_type="application/json", body=body, headers=dict(headers or {})
+    )
 
 
 class NotModified(Exception):
