@@ -183,6 +183,12 @@ def test_broken_pipe_from_executions_get(server: DevServer) -> None:
     assert done.stdout.strip() in {"0", "141"}
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """In the child: Ctrl-C as a command typed at a terminal gets it. A suite started in the
+    background (``make test &`` in a script) ignores SIGINT, and a command inherits that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer, tmp_path: Path) -> None:
     folder, key = server.data_dir.parent, uuid.uuid4().hex
     wf = workflow(server, [{"name": "held", "type": "hold"}])
@@ -196,6 +202,7 @@ def test_ctrl_c_in_run_watch_says_the_run_goes_on(server: DevServer, tmp_path: P
             stderr=err_file,
             text=True,
             env=environ,
+            preexec_fn=_ctrl_c_as_at_a_terminal,
         )
     try:
         # Interrupt once the command is watching: it printed the held task running.

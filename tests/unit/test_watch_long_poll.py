@@ -4,6 +4,7 @@ the last ETag, waitSeconds), against a scripted client: no server, no clock."""
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 from typing import Any
 
@@ -110,6 +111,9 @@ def test_ctrl_c_stops_a_held_request_while_it_is_held() -> None:
         assert started.wait(60)
         _thread.interrupt_main()
 
+    # Python's own Ctrl-C handling, whatever this process inherited (a suite started in the
+    # background ignores SIGINT, and interrupt_main() then does nothing).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -117,6 +121,7 @@ def test_ctrl_c_stops_a_held_request_while_it_is_held() -> None:
         assert not woke.is_set()  # raised while the request was still held
     finally:
         release.set()
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_held_request_s_answer_and_error_come_back_as_they_are() -> None:
