@@ -22,6 +22,7 @@ BENCHMARKS = (
     "bench.dispatcher",
     "bench.durability",
     "bench.watch",
+    "bench.lists",
 )
 
 

@@ -87,8 +87,8 @@ HOOKS: tuple[Hook, ...] = (
     ),
     Hook(
         "moto.dynamodb.models.table:Table.query",
-        "a Query of the table (not an index) reads its partition, not all_items(), which sorts "
-        "every item of the table on each call",
+        "a Query reads only the items of its partition (of the table, or of an index by its hash "
+        "key), not all_items(), which sorts every item of the table on each call",
     ),
     Hook(
         "moto.awslambda.models:LambdaFunction._invoke_lambda",
@@ -600,10 +600,15 @@ def _make_partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[index_position] if len(args) > index_position else kwargs.get("index_name")
         hash_key = args[0] if args else kwargs.get("hash_key")
-        if index_name is not None or hash_key is None or not self.range_key_attr:
+        if index_name is not None:
+            members = _index_partition(self, kwargs.get("hash_key_conditions"))
+        elif hash_key is not None and self.range_key_attr:
+            partition = self.items.get(hash_key)
+            members = list(partition.values()) if partition else []
+        else:
+            members = None
+        if members is None:
             return original(self, *args, **kwargs)
-        partition = self.items.get(hash_key)
-        members = list(partition.values()) if partition else []
         # Every DynamoDB call runs under _dynamodb_lock, so this instance attribute is seen by
         # this call alone; moto's query then filters and sorts the partition as it would have.
         self.all_items = lambda: members
@@ -613,6 +618,26 @@ def _make_partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
             del self.all_items
 
     return query
+
+
+def _index_partition(table: Any, conditions: list[tuple[str, Any]] | None) -> list[Any] | None:
+    """The items whose index hash key attributes equal the Query's, found by comparing the raw
+    values; moto compares each item of the table through DynamoType casts after sorting them all.
+    None (moto's own path) when the Query names no hash key condition."""
+    if not conditions:
+        return None
+    wanted = [(name, value.type, value.value) for name, value in conditions]
+    members = []
+    for partition in table.items.values():
+        for item in partition.values() if table.range_key_attr else (partition,):
+            attrs = item.attrs
+            for name, kind, raw in wanted:
+                found = attrs.get(name)
+                if found is None or found.type != kind or found.value != raw:
+                    break
+            else:
+                members.append(item)
+    return members
 
 
 # Data-plane answers: items, keys, counts and capacity only (plain JSON, bytes as base64).

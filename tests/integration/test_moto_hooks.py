@@ -426,6 +426,57 @@ def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
     assert pages == [["e", "d"], ["c", "b"]] or pages == [["e", "d"], ["c", "b"], []]
 
 
+def test_an_index_query_reads_only_its_partition_and_pages_as_moto_does(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    # Given an index partition of 5 items (in two table partitions) among others
+    table = runtime.names["Table"]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    gsi_pk = f"HOOK-INDEX#{os.urandom(6).hex()}"
+    for n, sk in enumerate(["c", "a", "e", "b", "d"]):
+        keys = {"PK": {"S": f"{gsi_pk}-{n % 2}"}, "SK": {"S": sk}}
+        client.put_item(TableName=table, Item={**keys, "GSI1PK": {"S": gsi_pk}, "GSI1SK": {"S": sk}})
+    other = {"PK": {"S": gsi_pk}, "SK": {"S": "a"}, "GSI1PK": {"S": gsi_pk + "-other"}, "GSI1SK": {"S": "z"}}
+    client.put_item(TableName=table, Item=other)
+    client.put_item(TableName=table, Item={"PK": {"S": gsi_pk}, "SK": {"S": "no-index-key"}})
+
+    def read_in_pages(**query: Any) -> list[list[str]]:
+        pages, start = [], None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            resp = client.query(TableName=table, IndexName="GSI1", Limit=2, **query, **kwargs)
+            pages.append([i["GSI1SK"]["S"] for i in resp["Items"]])
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return pages
+
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK > :after",
+        "ExpressionAttributeValues": {":pk": {"S": gsi_pk}, ":after": {"S": "a"}},
+        "ScanIndexForward": False,
+    }
+    count = {**query, "Select": "COUNT"}
+    count.pop("ScanIndexForward")
+    hooked = Table.query
+    monkeypatch.setattr(Table, "query", hooked.__wrapped__)  # moto's own Query, for reference
+    by_moto = read_in_pages(**query)
+    assert client.query(TableName=table, IndexName="GSI1", **count)["Count"] == 4
+
+    # When it is queried through the hook with moto's whole-table read made to fail
+    def whole_table(self: Any) -> Any:
+        raise AssertionError("an index query read the whole table")
+
+    monkeypatch.setattr(Table, "query", hooked)
+    monkeypatch.setattr(Table, "all_items", whole_table)
+
+    # Then the pages are moto's: only that index partition, in order, condition and paging applied
+    assert read_in_pages(**query) == by_moto
+    assert by_moto in ([["e", "d"], ["c", "b"]], [["e", "d"], ["c", "b"], []])
+    assert client.query(TableName=table, IndexName="GSI1", **count)["Count"] == 4
+
+
 def test_a_definition_is_parsed_once_and_a_lambda_client_serves_every_invoke(runtime: Runtime) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
