@@ -20,11 +20,9 @@ from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
 from orchestration_core.shared.pagination import Cursor, Page
-from orchestration_core.shared.table import ConditionFailed, Table, deserialize, index_attributes, serialize
+from orchestration_core.shared.table import ConditionFailed, Table, index_attributes, serialize
 from orchestration_core.workflows.models import TaskDef, TaskStatus
 
 # The conditions of task run writes (see the intent methods of ExecutionStore).
@@ -329,32 +327,24 @@ class ExecutionStore:
 
     def due_for_check(self, shard: int, now: str, limit: int) -> list[Execution]:
         """Pending or running executions whose next check is due, oldest first (one Query)."""
-        resp = self.table._call(
-            self.table.client.query,
-            TableName=self.table.name,
+        items = self.table.query_first_page(
             IndexName=f"GSI{ACTIVE_INDEX}",
             KeyConditionExpression="#pk = :pk AND #sk <= :now",
             ExpressionAttributeNames={"#pk": f"GSI{ACTIVE_INDEX}PK", "#sk": f"GSI{ACTIVE_INDEX}SK"},
             ExpressionAttributeValues=serialize({":pk": active_partition(shard), ":now": now + "~"}),
             Limit=limit,
         )
-        return [from_item(deserialize(i)) for i in resp.get("Items", [])]
+        return [from_item(i) for i in items]
 
     def active(self, shard: int) -> Iterator[Execution]:
         """Every pending or running execution of one shard (paged Queries, no scan)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "IndexName": f"GSI{ACTIVE_INDEX}",
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": f"GSI{ACTIVE_INDEX}PK"},
-            "ExpressionAttributeValues": serialize({":pk": active_partition(shard)}),
-        }
-        while True:
-            resp = self.table._call(self.table.client.query, **kwargs)
-            yield from (from_item(deserialize(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        for items in self.table.query_pages(
+            IndexName=f"GSI{ACTIVE_INDEX}",
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": f"GSI{ACTIVE_INDEX}PK"},
+            ExpressionAttributeValues=serialize({":pk": active_partition(shard)}),
+        ):
+            yield from (from_item(i) for i in items)
 
     def check_later(self, ex: Execution, check_at: str) -> None:
         """Move a still-active execution's next check to ``check_at`` (a no-op once it ended)."""
@@ -394,28 +384,17 @@ class ExecutionStore:
     ) -> tuple[Execution | None, dict[str, TaskRun]]:
         """Task runs by name and, ``with_record``, the execution record (without its runs):
         one BatchGetItem (consistent) per 100 items."""
-        keys = [{"PK": pk(tenant_id, execution_id), "SK": f"TASK#{n}"} for n in names]
+        keys = [(pk(tenant_id, execution_id), f"TASK#{n}") for n in names]
         if with_record:
-            keys.append({"PK": pk(tenant_id, execution_id), "SK": "EX"})
+            keys.append((pk(tenant_id, execution_id), "EX"))
         found: dict[str, TaskRun] = {}
         record: Execution | None = None
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self.table.name: {
-                    "Keys": [serialize(k) for k in keys[start : start + 100]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                resp = self.table._call(self.table.client.batch_get_item, RequestItems=request)
-                for raw in resp.get("Responses", {}).get(self.table.name, []):
-                    item = deserialize(raw)
-                    if item["SK"] == "EX":
-                        record = from_item(item)
-                    else:
-                        run = run_from_item(item)
-                        found[run.name] = run
-                request = resp.get("UnprocessedKeys") or {}
+        for item in self.table.get_many(keys):
+            if item["SK"] == "EX":
+                record = from_item(item)
+            else:
+                run = run_from_item(item)
+                found[run.name] = run
         return record, found
 
     # -- task runs, by intent: the conditions of each write stay in this module --------------------
@@ -546,7 +525,6 @@ class ExecutionStore:
         if condition and "#status" in condition:
             names["#status"] = "status"
         request: dict[str, Any] = {
-            "TableName": self.table.name,
             "Key": serialize({"PK": pk(tenant_id, execution_id), "SK": f"TASK#{name}"}),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
@@ -555,31 +533,16 @@ class ExecutionStore:
         }
         if condition:
             request["ConditionExpression"] = condition
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            resp = self.table._call(self.table.client.update_item, **request)
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: Any = err.response.get("Item")
-            return False, run_from_item(deserialize(old)) if old else None
-        new = resp.get("Attributes")
-        return True, run_from_item(deserialize(new)) if new else None
+        held, item = self.table.update_returning(**request)
+        return held, run_from_item(item) if item else None
 
     def _collection(self, partition_key: str) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": serialize({":pk": partition_key}),
-            "ConsistentRead": True,
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            resp = self.table._call(self.table.client.query, **kwargs)
-            items.extend(deserialize(i) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return items
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        pages = self.table.query_pages(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": partition_key}),
+            ConsistentRead=True,
+        )
+        return [item for items in pages for item in items]
 
 
 def _move_status(

@@ -24,7 +24,7 @@ from typing import Any
 
 from orchestration_core.schedules.models import RECENT_ACTIONS, PendingFire, Schedule
 from orchestration_core.shared.pagination import Cursor, Page
-from orchestration_core.shared.table import ConditionFailed, Table, deserialize, index_attributes, serialize
+from orchestration_core.shared.table import ConditionFailed, Table, index_attributes, serialize
 
 ENTITY = "schedule"
 SK = "SC"
@@ -211,14 +211,13 @@ class ScheduleStore:
     def of_workflow(self, tenant_id: str, workflow_id: str) -> Iterator[Schedule]:
         """Every schedule of one workflow (one GSI3 partition, paged; no scan)."""
         index, partition = list_partition(tenant_id, workflow_id)
-        yield from self._query(
-            {
-                "IndexName": f"GSI{index}",
-                "KeyConditionExpression": "#pk = :pk",
-                "ExpressionAttributeNames": {"#pk": f"GSI{index}PK"},
-                "ExpressionAttributeValues": serialize({":pk": partition}),
-            }
-        )
+        for items in self.table.query_pages(
+            IndexName=f"GSI{index}",
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": f"GSI{index}PK"},
+            ExpressionAttributeValues=serialize({":pk": partition}),
+        ):
+            yield from (from_item(item) for item in items)
 
     def due_pages(self, shard: int, now_iso: str, page_size: int = 500) -> Iterator[list[Schedule]]:
         """Pages of the schedules of one shard due at ``now_iso`` (dueAt <= now), oldest first,
@@ -229,38 +228,23 @@ class ScheduleStore:
         schedules themselves come from one consistent BatchGetItem per 100; an entry the
         schedule has moved on from (no longer due, or deleted) is left out.
         """
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "IndexName": f"GSI{DUE_INDEX}",
-            "KeyConditionExpression": "#pk = :pk AND #sk <= :bound",
-            "ProjectionExpression": "PK, SK",
-            "ExpressionAttributeNames": {"#pk": f"GSI{DUE_INDEX}PK", "#sk": f"GSI{DUE_INDEX}SK"},
-            "ExpressionAttributeValues": serialize(
+        pages = self.table.query_pages(
+            IndexName=f"GSI{DUE_INDEX}",
+            KeyConditionExpression="#pk = :pk AND #sk <= :bound",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeNames={"#pk": f"GSI{DUE_INDEX}PK", "#sk": f"GSI{DUE_INDEX}SK"},
+            ExpressionAttributeValues=serialize(
                 {":pk": due_partition(shard), ":bound": now_iso + _BOUND_SUFFIX}
             ),
-            "ScanIndexForward": True,
-            "Limit": page_size,
-        }
-        while True:
-            resp = self.table._call(self.table.client.query, **kwargs)
-            keys = [(k["PK"], k["SK"]) for k in (deserialize(i) for i in resp.get("Items", []))]
+            ScanIndexForward=True,
+            Limit=page_size,
+        )
+        for items in pages:
+            keys = [(k["PK"], k["SK"]) for k in items]
             fresh = [from_item(item) for item in self.table.get_many(keys)] if keys else []
             due = [sc for sc in fresh if sc.due_at is not None and sc.due_at <= now_iso]
             if due:
                 yield due
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    def _query(self, kwargs: dict[str, Any]) -> Iterator[Schedule]:
-        kwargs = {"TableName": self.table.name, **kwargs}
-        while True:
-            resp = self.table._call(self.table.client.query, **kwargs)
-            for raw in resp.get("Items", []):
-                yield from_item(deserialize(raw))
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 __all__ = ["DUE_SHARDS", "RECENT_ACTIONS", "ConditionFailed", "PendingFire", "Schedule", "ScheduleStore"]

@@ -274,6 +274,38 @@ class Table:
             items=[convert(i) for i in items], total=total, limit=limit, offset=first, next_token=token
         )
 
+    # -- queries and returning updates, for the stores' own request shapes ----------------------
+    def query_pages(self, **query: Any) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a Query of this table (``query`` without TableName), items deserialized;
+        a page may be empty. Stops after the last page; a caller may stop earlier."""
+        kwargs = {"TableName": self.name, **query}
+        while True:
+            resp = self._call(self.client.query, **kwargs)
+            yield [deserialize(i) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def query_first_page(self, **query: Any) -> list[dict[str, Any]]:
+        return next(self.query_pages(**query))
+
+    def update_returning(self, **update: Any) -> tuple[bool, dict[str, Any] | None]:
+        """One UpdateItem (``update`` without TableName) that answers what the item holds: (True,
+        the item as written, per ``ReturnValues``) or, when its ConditionExpression does not
+        hold, (False, the item as it is; None if there is none)."""
+        request = {"TableName": self.name, **update}
+        if "ConditionExpression" in request:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            resp = self._call(self.client.update_item, **request)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old: Any = err.response.get("Item")
+            return False, deserialize(old) if old else None
+        new = resp.get("Attributes")
+        return True, deserialize(new) if new else None
+
     # -- errors -----------------------------------------------------------------------------------
     @staticmethod
     def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
