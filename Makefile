@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy && $(BIN)/mypy bench
+	$(BIN)/mypy && $(BIN)/mypy bench && $(BIN)/mypy tests/fakes tests/unit/test_usecases_with_fakes.py
 	$(BIN)/cfn-lint template.yaml
 
 bench: $(STAMP)

@@ -12,7 +12,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.engine import FakeEngine
 from tests.fakes.executions import FakeExecutionStore
 from tests.fakes.schedules import FakeScheduleStore
-from tests.fakes.services import fake_services
+from tests.fakes.services import FakeServices, fake_services
 from tests.fakes.workflows import FakeWorkflowStore
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "FakeEngine",
     "FakeExecutionStore",
     "FakeScheduleStore",
+    "FakeServices",
     "FakeWorkflowStore",
     "fake_services",
 ]

@@ -41,7 +41,7 @@ class FakeEngine:
         self._maybe_fail()
         arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_id}"
         if arn in self.executions:
-            return self.executions[arn]["status"] == "RUNNING"
+            return bool(self.executions[arn]["status"] == "RUNNING")
         self.executions[arn] = {"executionArn": arn, "status": "RUNNING", "input": payload}
         self.starts.append((state_machine_arn, execution_id, payload))
         return True
@@ -53,6 +53,29 @@ class FakeEngine:
         if execution_arn not in self.executions:
             raise ExecutionMissing(execution_arn)
         return dict(self.executions[execution_arn])
+
+    def delete_machine(self, machine_arn: str) -> None:
+        self.machines.pop(machine_arn, None)
+
+    def executions_of(
+        self, machine_arn: str, running_only: bool = False, limit: int = 1
+    ) -> list[dict[str, Any]]:
+        """The machine's executions, newest first."""
+        prefix = machine_arn.replace(":stateMachine:", ":execution:") + ":"
+        mine = [
+            dict(ex)
+            for arn, ex in reversed(self.executions.items())
+            if arn.startswith(prefix) and (not running_only or ex["status"] == "RUNNING")
+        ]
+        return mine[:limit]
+
+    def list_machines(self, token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        arns = sorted(self.machines)
+        first = int(token or 0)
+        page = [
+            {"stateMachineArn": arn, "name": arn.rsplit(":", 1)[1]} for arn in arns[first : first + limit]
+        ]
+        return page, (str(first + limit) if first + limit < len(arns) else None)
 
     def finish(self, execution_arn: str, status: str = "SUCCEEDED") -> None:
         self.executions[execution_arn]["status"] = status

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
-from orchestration_core.executions.store import IDEMPOTENCY_TTL_SECONDS
+from orchestration_core.executions.store import IDEMPOTENCY_TTL_SECONDS, active_shard
 from orchestration_core.shared.pagination import Cursor, Page
 from orchestration_core.shared.table import ConditionFailed
 from orchestration_core.workflows.models import TaskStatus
@@ -27,6 +28,7 @@ class FakeExecutionStore:
         self.records: dict[Key, Execution] = {}  # without runs
         self.task_runs: dict[Key, dict[str, TaskRun]] = {}
         self.idempotency: dict[Key, dict[str, Any]] = {}
+        self.checks: dict[Key, str] = {}  # the active index: next check of a pending/running one
         self._lock = threading.RLock()
 
     # -- executions ----------------------------------------------------------------------------
@@ -48,6 +50,8 @@ class FakeExecutionStore:
                     "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
                 }
             self.records[(ex.tenant_id, ex.id)] = replace(ex, runs={})
+            if not ex.status.terminal:
+                self.checks[(ex.tenant_id, ex.id)] = ex.started_at
 
     def idempotent_match(self, tenant_id: str, key: str) -> dict[str, Any] | None:
         item = self.idempotency.get((tenant_id, key))
@@ -62,6 +66,7 @@ class FakeExecutionStore:
             if stored is None or stored.status != ex.status:
                 raise ConditionFailed(0)
             del self.records[(ex.tenant_id, ex.id)]
+            self.checks.pop((ex.tenant_id, ex.id), None)
             if idempotency_key is not None:
                 self.idempotency.pop((ex.tenant_id, idempotency_key), None)
 
@@ -88,6 +93,8 @@ class FakeExecutionStore:
             if error:
                 changes["error"] = error
             self.records[(ex.tenant_id, ex.id)] = replace(stored, **changes)
+            if status.terminal:
+                self.checks.pop((ex.tenant_id, ex.id), None)
             return True
 
     def rename_run(self, ex: Execution, sfn_name: str) -> bool:
@@ -97,6 +104,65 @@ class FakeExecutionStore:
                 return False
             self.records[(ex.tenant_id, ex.id)] = replace(stored, sfn_name=sfn_name)
             return True
+
+    def relaunch(self, ex: Execution, machine_arn: str, sfn_name: str, now: str, redrive: bool) -> bool:
+        """Claim the next launch if the record is still at ``ex``'s status and launch; a redrive
+        turns it running again (one more redrive, no end time or error)."""
+        with self._lock:
+            key = (ex.tenant_id, ex.id)
+            stored = self.records.get(key)
+            if stored is None or stored.status != ex.status or stored.sfn_name != ex.sfn_name:
+                return False
+            changes: dict[str, Any] = {"state_machine_arn": machine_arn, "sfn_name": sfn_name}
+            if redrive:
+                changes.update(
+                    status=ExecutionStatus.RUNNING,
+                    redrive_count=stored.redrive_count + 1,
+                    redriven_at=now,
+                    completed_at=None,
+                    error=None,
+                )
+            self.records[key] = replace(stored, **changes)
+            self.checks[key] = now
+            return True
+
+    def reset_unfinished(self, ex: Execution) -> None:
+        """Every run that did not complete is pending again, its attempts kept as prior ones."""
+        with self._lock:
+            runs = self.task_runs.get((ex.tenant_id, ex.id), {})
+            for task in ex.tasks:
+                seen, run = ex.runs.get(task.name), runs.get(task.name)
+                if seen is None or seen.status == TaskStatus.COMPLETED:
+                    continue
+                if run is not None and run.status != TaskStatus.COMPLETED:  # one completed meanwhile stays
+                    runs[task.name] = replace(
+                        run,
+                        status=TaskStatus.PENDING,
+                        prior_attempts=run.attempts,
+                        started_at=None,
+                        completed_at=None,
+                        error=None,
+                        wait_token=None,
+                    )
+
+    def due_for_check(self, shard: int, now: str, limit: int) -> list[Execution]:
+        with self._lock:
+            due = sorted(
+                (check, key)
+                for key, check in self.checks.items()
+                if active_shard(key[1]) == shard and check <= now + "~"
+            )
+            return [self.records[key] for _, key in due[:limit]]
+
+    def active(self, shard: int) -> Iterator[Execution]:
+        with self._lock:
+            keys = [key for key in self.checks if active_shard(key[1]) == shard]
+            return iter([self.records[key] for key in keys])
+
+    def check_later(self, ex: Execution, check_at: str) -> None:
+        with self._lock:
+            if (ex.tenant_id, ex.id) in self.checks:
+                self.checks[(ex.tenant_id, ex.id)] = check_at
 
     def page(
         self, tenant_id: str, workflow_id: str | None, status: str | None, limit: int, position: Cursor | int
@@ -213,7 +279,14 @@ class FakeExecutionStore:
         )
         return run
 
-    def _write(self, tenant_id, execution_id, name, condition, change):  # type: ignore[no-untyped-def]
+    def _write(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        name: str,
+        condition: Callable[[TaskRun | None], bool],
+        change: Callable[[TaskRun], TaskRun],
+    ) -> tuple[bool, TaskRun | None]:
         """One conditional update of a run item: (True, the run as written) or (False, the run as
         it is; None if there is none). A missing item starts as a pending run, as UpdateItem
         creates it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from orchestration_core.executions.usecases import Services
 
 from tests.fakes.engine import FakeEngine, FakeRegistry
@@ -11,11 +13,21 @@ from tests.fakes.workflows import FakeWorkflowStore
 RUNNER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:runner"
 
 
-def fake_services(executions: FakeExecutionStore | None = None) -> Services:
-    return Services(
-        workflows=FakeWorkflowStore(),  # type: ignore[arg-type]
-        executions=executions or FakeExecutionStore(),  # type: ignore[arg-type]
-        registry=FakeRegistry(),  # type: ignore[arg-type]
-        engine=FakeEngine(),  # type: ignore[arg-type]
+@dataclass
+class FakeServices(Services):
+    """Services whose parts are the fakes, typed as such, so a test reaches their extras."""
+
+    workflows: FakeWorkflowStore
+    executions: FakeExecutionStore
+    registry: FakeRegistry
+    engine: FakeEngine
+
+
+def fake_services(executions: FakeExecutionStore | None = None) -> FakeServices:
+    return FakeServices(
+        workflows=FakeWorkflowStore(),
+        executions=executions or FakeExecutionStore(),
+        registry=FakeRegistry(),
+        engine=FakeEngine(),
         runner_arn=RUNNER_ARN,
     )

@@ -13,7 +13,6 @@ from orchestration_core.engine.compiler import TRANSIENT_ERROR
 from orchestration_core.executions import usecases as executions
 from orchestration_core.executions.models import ExecutionStatus
 from orchestration_core.executions.runner import Runner, RunnerEvent
-from orchestration_core.executions.usecases import Services
 from orchestration_core.schedules import usecases as schedules
 from orchestration_core.schedules.api import ScheduleCreate
 from orchestration_core.shared import clock
@@ -35,6 +34,7 @@ from tests.fakes import (
     FakeEngine,
     FakeExecutionStore,
     FakeScheduleStore,
+    FakeServices,
     FakeWorkflowStore,
     fake_services,
 )
@@ -48,7 +48,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def svc() -> Services:
+def svc() -> FakeServices:
     return fake_services()
 
 
@@ -150,7 +150,9 @@ def test_tasks_that_change_bump_the_version_and_a_delete_needs_the_current_revis
 
 
 # -- executions --------------------------------------------------------------------------------------
-def test_execute_records_a_pending_execution_and_starts_it_once(svc: Services, fake_clock: FakeClock) -> None:
+def test_execute_records_a_pending_execution_and_starts_it_once(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
     wf = _workflow(svc.workflows)
     ex = executions.start_execution(svc, TENANT, wf.id, {"n": 1}, idempotency_key="k1")
     assert (ex.status, ex.started_at, ex.workflow_version) == (
@@ -159,7 +161,7 @@ def test_execute_records_a_pending_execution_and_starts_it_once(svc: Services, f
         1,
     )
     assert svc.executions.get(TENANT, ex.id) == ex
-    engine: Any = svc.engine
+    engine = svc.engine
     assert [s[1:] for s in engine.starts] == [(ex.id, {"executionId": ex.id, "tenantId": TENANT})]
     again = executions.start_execution(svc, TENANT, wf.id, {"n": 1}, idempotency_key="k1")
     assert again.id == ex.id
@@ -169,7 +171,7 @@ def test_execute_records_a_pending_execution_and_starts_it_once(svc: Services, f
         executions.start_execution(svc, TENANT, other.id, {}, idempotency_key="k1")
 
 
-def test_execute_refuses_a_missing_or_inactive_workflow(svc: Services, fake_clock: FakeClock) -> None:
+def test_execute_refuses_a_missing_or_inactive_workflow(svc: FakeServices, fake_clock: FakeClock) -> None:
     with pytest.raises(NotFound):
         executions.start_execution(svc, TENANT, "wf_0000000000", {})
     wf = _workflow(svc.workflows, status="inactive")
@@ -179,9 +181,11 @@ def test_execute_refuses_a_missing_or_inactive_workflow(svc: Services, fake_cloc
     assert svc.executions.page(TENANT, None, None, 10, 0).total == 0
 
 
-def test_a_start_step_functions_refuses_leaves_no_record_behind(svc: Services, fake_clock: FakeClock) -> None:
+def test_a_start_step_functions_refuses_leaves_no_record_behind(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
     wf = _workflow(svc.workflows)
-    engine: Any = svc.engine
+    engine = svc.engine
     engine.fail_next(
         EngineUnavailable("Step Functions refused the request (ServiceUnavailable); retry shortly.")
     )
@@ -203,13 +207,15 @@ def _spec(kind: str = "noop", depends_on: tuple[str, ...] = ()) -> dict[str, Any
 
 
 def test_the_runner_marks_running_completes_and_finishes_by_intent(
-    svc: Services, fake_clock: FakeClock
+    svc: FakeServices, fake_clock: FakeClock
 ) -> None:
     wf = _workflow(svc.workflows, {"name": "a", "type": "noop"})
     ex = executions.start_execution(svc, TENANT, wf.id, {"x": 1})
-    runner = Runner(svc.executions, svc.engine, lambdas=None)  # type: ignore[arg-type]
+    runner = Runner(svc.executions, svc.engine, lambdas=None)
     started = runner.handle(_event(ex.id, "start", sfnName=ex.id))
-    assert svc.executions.get(TENANT, ex.id).status == ExecutionStatus.RUNNING  # type: ignore[union-attr]
+    record = svc.executions.get(TENANT, ex.id)
+    assert record is not None
+    assert record.status == ExecutionStatus.RUNNING
     context = started["execution"]
     prepared = runner.handle(_event(ex.id, "prepare", task="a", spec=_spec(), execution=context))
     assert prepared["skip"] is False
@@ -234,7 +240,7 @@ def test_the_runner_marks_running_completes_and_finishes_by_intent(
 
 
 def test_the_runner_releases_a_gated_task_once_its_last_dependency_completes(
-    svc: Services, fake_clock: FakeClock
+    svc: FakeServices, fake_clock: FakeClock
 ) -> None:
     wf = _workflow(
         svc.workflows,
@@ -243,9 +249,9 @@ def test_the_runner_releases_a_gated_task_once_its_last_dependency_completes(
         {"name": "c", "type": "noop", "dependsOn": ["a", "b"]},
     )
     ex = executions.start_execution(svc, TENANT, wf.id, {})
-    runner = Runner(svc.executions, svc.engine, lambdas=None)  # type: ignore[arg-type]
+    runner = Runner(svc.executions, svc.engine, lambdas=None)
     context = runner.handle(_event(ex.id, "start", sfnName=ex.id))["execution"]
-    engine: Any = svc.engine
+    engine = svc.engine
     runner.handle(_event(ex.id, "await", task="c", token="tok-c", gate=2, spec=_spec(depends_on=("a", "b"))))
     for name in ("a", "b"):
         runner.handle(_event(ex.id, "prepare", task=name, spec=_spec(), execution=context))
@@ -259,11 +265,11 @@ def test_the_runner_releases_a_gated_task_once_its_last_dependency_completes(
 
 
 def test_the_runner_records_a_failed_task_and_fails_the_execution(
-    svc: Services, fake_clock: FakeClock
+    svc: FakeServices, fake_clock: FakeClock
 ) -> None:
     wf = _workflow(svc.workflows, {"name": "a", "type": "noop"})
     ex = executions.start_execution(svc, TENANT, wf.id, {})
-    runner = Runner(svc.executions, svc.engine, lambdas=None)  # type: ignore[arg-type]
+    runner = Runner(svc.executions, svc.engine, lambdas=None)
     context = runner.handle(_event(ex.id, "start", sfnName=ex.id))["execution"]
     runner.handle(_event(ex.id, "prepare", task="a", spec=_spec(), execution=context))
     cause = json.dumps({"task": "a", "attempts": 3, "error": {"Error": "Boom", "Cause": "it broke"}})
@@ -283,24 +289,109 @@ def test_the_runner_records_a_failed_task_and_fails_the_execution(
     assert svc.executions.runs(TENANT, ex.id, ["a"])["a"].status == TaskStatus.FAILED
 
 
-def test_a_throttled_store_surfaces_as_the_transient_task_error(svc: Services, fake_clock: FakeClock) -> None:
+def test_a_throttled_store_surfaces_as_the_transient_task_error(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
     class Throttling(FakeExecutionStore):
         def mark_run_running(self, *args: Any) -> Any:
             raise StoreThrottled("The store is throttling requests; retry shortly.")
 
-    runner = Runner(Throttling(), FakeEngine(), lambdas=None)  # type: ignore[arg-type]
+    runner = Runner(Throttling(), FakeEngine(), lambdas=None)
     with pytest.raises(TaskError) as caught:
         runner.handle(_event("ex_0000000000", "prepare", task="a", spec=_spec(), execution={}))
     assert caught.value.error == TRANSIENT_ERROR
 
 
+# -- launching again: redrive, resume after a restart, the sweep ----------------------------------
+def _ran_a_then_failed_b(svc: FakeServices, fake_clock: FakeClock) -> Any:
+    """An execution of a -> b whose task a completed and b failed twice, as the runner leaves it."""
+    wf = _workflow(
+        svc.workflows, {"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "dependsOn": ["a"]}
+    )
+    ex = executions.start_execution(svc, TENANT, wf.id, {})
+    runner = Runner(svc.executions, svc.engine, lambdas=None)
+    context = runner.handle(_event(ex.id, "start", sfnName=ex.id))["execution"]
+    runner.handle(_event(ex.id, "prepare", task="a", spec=_spec(), execution=context))
+    runner.handle(_event(ex.id, "complete", task="a", spec=_spec(), execution=context, result={"a": 1}))
+    runner.handle(_event(ex.id, "prepare", task="b", spec=_spec(depends_on=("a",)), execution=context))
+    cause = json.dumps({"task": "b", "attempts": 2, "error": {"Error": "Boom", "Cause": "no"}})
+    fake_clock.advance(seconds=5)
+    runner.handle(_event(ex.id, "finish", status="failed", error={"Error": "TaskFailed", "Cause": cause}))
+    return ex
+
+
+def test_a_redrive_runs_only_what_did_not_complete_under_the_same_id(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
+    ex = _ran_a_then_failed_b(svc, fake_clock)
+    fake_clock.advance(minutes=1)
+    redriven = executions.redrive_execution(svc, TENANT, ex.id)
+    assert (redriven.status, redriven.redrive_count, redriven.sfn_name) == (
+        ExecutionStatus.RUNNING,
+        1,
+        f"{ex.id}.2",
+    )
+    assert (redriven.completed_at, redriven.error, redriven.redriven_at) == (
+        None,
+        None,
+        "2026-03-02T09:01:05.000Z",
+    )
+    runs = redriven.runs
+    assert (runs["a"].status, runs["a"].result) == (TaskStatus.COMPLETED, {"a": 1})  # kept, not run again
+    assert (runs["b"].status, runs["b"].prior_attempts, runs["b"].error) == (TaskStatus.PENDING, 2, None)
+    assert [name for _, name, _ in svc.engine.starts] == [ex.id, f"{ex.id}.2"]
+    # A second redrive of a running execution is refused: only one wins.
+    with pytest.raises(Conflict):
+        executions.redrive_execution(svc, TENANT, ex.id)
+
+
+def test_resume_launches_again_only_runs_whose_machine_is_gone(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
+    wf = _workflow(svc.workflows)
+    kept = executions.start_execution(svc, TENANT, wf.id, {})
+    lost = executions.start_execution(svc, TENANT, wf.id, {})
+    del svc.engine.executions[lost.sfn_execution_arn]  # as after a restart of the embedded runtime
+    assert executions.resume_stranded(svc) == [lost.id]
+    resumed = svc.executions.get(TENANT, lost.id)
+    assert resumed is not None
+    assert (resumed.status, resumed.sfn_name, resumed.redrive_count) == (
+        ExecutionStatus.PENDING,
+        f"{lost.id}.2",
+        0,
+    )
+    assert svc.engine.describe(resumed.sfn_execution_arn)["status"] == "RUNNING"
+    assert executions.resume_stranded(svc) == []  # nothing is launched twice
+    assert [name for _, name, _ in svc.engine.starts] == [kept.id, lost.id, f"{lost.id}.2"]
+
+
+def test_the_sweep_ends_what_step_functions_ended_and_checks_the_rest_later(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
+    wf = _workflow(svc.workflows)
+    done = executions.start_execution(svc, TENANT, wf.id, {})
+    busy = executions.start_execution(svc, TENANT, wf.id, {})
+    svc.engine.finish(done.sfn_execution_arn, "ABORTED")
+    assert executions.sweep(svc, fake_clock.advance(seconds=1)) == 1
+    ended = svc.executions.get(TENANT, done.id)
+    assert ended is not None
+    assert ended.status == ExecutionStatus.CANCELLED
+    later = svc.executions.checks[(TENANT, busy.id)]
+    assert later > clock.now_iso()  # not looked at again until then
+    assert executions.sweep(svc, fake_clock.now()) == 0
+    assert svc.executions.checks[(TENANT, busy.id)] == later
+    assert (TENANT, done.id) not in svc.executions.checks
+
+
 # -- the schedule dispatcher -----------------------------------------------------------------------
-def _schedule(store: FakeScheduleStore, svc: Services, wf: Workflow, now: datetime) -> Any:
+def _schedule(store: FakeScheduleStore, svc: FakeServices, wf: Workflow, now: datetime) -> Any:
     request = ScheduleCreate(workflowId=wf.id, cronExpression="*/5 * * * *", parameters={"p": 1})
-    return schedules.create_schedule(store, svc.workflows, TENANT, request, now)  # type: ignore[arg-type]
+    return schedules.create_schedule(store, svc.workflows, TENANT, request, now)
 
 
-def test_the_dispatcher_fires_a_due_schedule_once_and_not_twice(svc: Services, fake_clock: FakeClock) -> None:
+def test_the_dispatcher_fires_a_due_schedule_once_and_not_twice(
+    svc: FakeServices, fake_clock: FakeClock
+) -> None:
     store = FakeScheduleStore()
     wf = _workflow(svc.workflows)
     sc = _schedule(store, svc, wf, fake_clock.now())
@@ -326,7 +417,7 @@ def test_the_dispatcher_fires_a_due_schedule_once_and_not_twice(svc: Services, f
 
 
 def test_a_start_refused_for_a_transient_reason_is_retried_with_the_same_execution_id(
-    svc: Services, fake_clock: FakeClock
+    svc: FakeServices, fake_clock: FakeClock
 ) -> None:
     store = FakeScheduleStore()
     wf = _workflow(svc.workflows)
@@ -340,7 +431,9 @@ def test_a_start_refused_for_a_transient_reason_is_retried_with_the_same_executi
 
     first = schedules.dispatch_due(fake_clock.advance(minutes=5), store, svc, start=start, workers=1)
     assert first.as_dict()["retrying"] == 1
-    pending = store.get(TENANT, sc.id).pending_fire  # type: ignore[union-attr]
+    held = store.get(TENANT, sc.id)
+    assert held is not None
+    pending = held.pending_fire
     assert pending is not None
     assert schedules.dispatch_due(fake_clock.advance(seconds=10), store, svc, start=start, workers=1).due == 0
     later = schedules.dispatch_due(
@@ -348,16 +441,18 @@ def test_a_start_refused_for_a_transient_reason_is_retried_with_the_same_executi
     )
     assert later.as_dict()["recovered"] == 1
     assert calls == [pending.execution_id, pending.execution_id]
-    assert store.get(TENANT, sc.id).pending_fire is None  # type: ignore[union-attr]
+    cleared = store.get(TENANT, sc.id)
+    assert cleared is not None
+    assert cleared.pending_fire is None
 
 
 def test_a_schedule_of_a_deleted_workflow_is_removed_at_its_due_time(
-    svc: Services, fake_clock: FakeClock
+    svc: FakeServices, fake_clock: FakeClock
 ) -> None:
     store = FakeScheduleStore()
     wf = _workflow(svc.workflows)
     sc = _schedule(store, svc, wf, fake_clock.now())
-    workflows.delete_workflow(svc.workflows, TENANT, wf.id, None)  # type: ignore[arg-type]
+    workflows.delete_workflow(svc.workflows, TENANT, wf.id, None)
     report = schedules.dispatch_due(fake_clock.advance(minutes=5), store, svc, workers=1)
     assert report.as_dict()["removed"] == 1
     assert store.get(TENANT, sc.id) is None

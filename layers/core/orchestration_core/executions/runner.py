@@ -42,7 +42,6 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from orchestration_core.engine.compiler import TRANSIENT_ERROR
-from orchestration_core.engine.stepfunctions import Engine
 from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
 from orchestration_core.shared import clock
 from orchestration_core.shared.errors import TransientFailure
@@ -117,6 +116,13 @@ class RunRecords(Protocol):
     def mark_dependency_done(
         self, tenant_id: str, execution_id: str, name: str, dependency: str
     ) -> TaskRun | None: ...
+
+
+class TaskTokens(Protocol):
+    """What the runner needs of Step Functions (engine/stepfunctions.py's Engine): let a gated
+    task start by its token."""
+
+    def release(self, token: str) -> None: ...
 
 
 # Parameters up to this size travel in the state (``execution.parameters``); larger ones are
@@ -214,7 +220,7 @@ def execution_context(ex: Execution, limit: int | None = PARAMETERS_IN_STATE_BYT
 
 
 class Runner:
-    def __init__(self, executions: RunRecords, engine: Engine, lambdas: Any) -> None:
+    def __init__(self, executions: RunRecords, engine: TaskTokens, lambdas: Any) -> None:
         self.executions = executions
         self.engine = engine
         self.lambdas = lambdas

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestration_core.engine.compiler import MAX_DEFINITION_BYTES, compile_definition
-from orchestration_core.engine.stepfunctions import Engine, ExecutionMissing, MachineMissing
+from orchestration_core.engine.stepfunctions import ExecutionMissing, MachineMissing
 from orchestration_core.executions.models import Execution, ExecutionStatus
-from orchestration_core.executions.store import ACTIVE_SHARDS, ExecutionStore
+from orchestration_core.executions.store import ACTIVE_SHARDS
 from orchestration_core.shared import changes, clock
 from orchestration_core.shared.errors import (
     Conflict,
@@ -26,24 +26,99 @@ from orchestration_core.shared.errors import (
 )
 from orchestration_core.shared.etags import ANY
 from orchestration_core.shared.ids import new_id
-from orchestration_core.shared.pagination import Page, resolve_position
+from orchestration_core.shared.pagination import Cursor, Page, resolve_position
 from orchestration_core.shared.table import ConditionFailed
 from orchestration_core.tasktypes.builtins import BUILTIN_TYPES
-from orchestration_core.tasktypes.registry import TaskTypeRegistry
 from orchestration_core.workflows.models import TaskDef, TaskStatus, Workflow, WorkflowStatus
-from orchestration_core.workflows.store import WorkflowStore
+
+if TYPE_CHECKING:
+    from orchestration_core.workflows.usecases import WorkflowRepository
 
 # A record whose state machine never started (a crash between write and start) is declared
 # lost after this long; until then a start may still be on its way.
 START_GRACE_SECONDS = 60
 
 
+class ExecutionRepository(Protocol):
+    """What the execution use cases, the machine collector and the dispatcher need of execution
+    storage (executions/store.py's ExecutionStore; an in-memory fake in unit tests).
+
+    ``create`` raises ConditionFailed (index 0: the idempotency key is taken, or with no key the
+    id exists; index 1: the id exists); ``transition``, ``rename_run`` and ``relaunch`` answer
+    False when the record moved on from what ``ex`` holds."""
+
+    def create(self, ex: Execution, idempotency_key: str | None = None) -> None: ...
+
+    def idempotent_match(self, tenant_id: str, key: str) -> dict[str, Any] | None: ...
+
+    def delete(self, ex: Execution, idempotency_key: str | None = None) -> None: ...
+
+    def partition(self, tenant_id: str, execution_id: str) -> str: ...
+
+    def get(self, tenant_id: str, execution_id: str, with_runs: bool = True) -> Execution | None: ...
+
+    def transition(
+        self, ex: Execution, status: ExecutionStatus, completed_at: str | None, error: dict[str, Any] | None
+    ) -> bool: ...
+
+    def rename_run(self, ex: Execution, sfn_name: str) -> bool: ...
+
+    def relaunch(self, ex: Execution, machine_arn: str, sfn_name: str, now: str, redrive: bool) -> bool: ...
+
+    def reset_unfinished(self, ex: Execution) -> None: ...
+
+    def due_for_check(self, shard: int, now: str, limit: int) -> list[Execution]: ...
+
+    def active(self, shard: int) -> Iterator[Execution]: ...
+
+    def check_later(self, ex: Execution, check_at: str) -> None: ...
+
+    def page(
+        self, tenant_id: str, workflow_id: str | None, status: str | None, limit: int, position: Cursor | int
+    ) -> Page[Execution]: ...
+
+    def latest_for_workflow(self, tenant_id: str, workflow_id: str) -> Execution | None: ...
+
+
+class StateMachines(Protocol):
+    """What the use cases need of Step Functions (engine/stepfunctions.py's Engine; a fake in
+    unit tests). ``describe`` raises ExecutionMissing, ``start`` MachineMissing."""
+
+    prefix: str
+
+    def ensure_state_machine(self, definition: dict[str, Any]) -> str: ...
+
+    def start(self, state_machine_arn: str, execution_id: str, payload: dict[str, Any]) -> bool: ...
+
+    def describe(self, execution_arn: str) -> dict[str, Any]: ...
+
+    def stop(self, execution_arn: str) -> None: ...
+
+    def forget(self, state_machine_arn: str) -> None: ...
+
+    def delete_machine(self, machine_arn: str) -> None: ...
+
+    def executions_of(
+        self, machine_arn: str, running_only: bool = False, limit: int = 1
+    ) -> list[dict[str, Any]]: ...
+
+    def list_machines(self, token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]: ...
+
+
+class TaskTypeLookup(Protocol):
+    """The functions of a tenant's custom task types (tasktypes/registry.py's TaskTypeRegistry)."""
+
+    def resolve(self, tenant_id: str, names: set[str]) -> dict[str, str]: ...
+
+
 @dataclass
 class Services:
-    workflows: WorkflowStore
-    executions: ExecutionStore
-    registry: TaskTypeRegistry
-    engine: Engine
+    """What the use cases work with, wired by services.py (the composition root) or by a test."""
+
+    workflows: WorkflowRepository
+    executions: ExecutionRepository
+    registry: TaskTypeLookup
+    engine: StateMachines
     runner_arn: str
 
 
