@@ -517,7 +517,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _keys_on_stack(args: argparse.Namespace) -> int:
     import boto3
-    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.auth.store import KeyStore
     from orchestration_core.shared.table import Table
 
     outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]

@@ -20,7 +20,7 @@ def execution_services():
     return Services(engine=engine())
 
 def key_store():
-    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.auth.store import KeyStore
     return KeyStore(table())
 """
 
@@ -33,7 +33,7 @@ def test_a_handler_is_charged_for_its_factories_and_the_factories_they_call() ->
 
 def test_factories_a_handler_never_names_are_not_charged() -> None:
     assert factory_imports("from orchestration_core.services import key_store\n", SERVICES_SOURCE) == [
-        "orchestration_core.auth.keys"
+        "orchestration_core.auth.store"
     ]
     assert factory_imports("import json\n", SERVICES_SOURCE) == []
 

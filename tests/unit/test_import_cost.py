@@ -32,7 +32,7 @@ def _child(code: str, function: str) -> dict[str, object]:
 
 def test_the_authorizer_loads_no_pydantic_and_no_compiler() -> None:
     seen = _child(
-        "import app, orchestration_core.auth.keys\n"
+        "import app, orchestration_core.auth.store\n"
         "print(json.dumps({m: m in sys.modules for m in "
         "('pydantic', 'orchestration_core.engine.compiler', 'orchestration_core.executions.runner')}))",
         "authorizer",

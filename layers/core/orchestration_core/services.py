@@ -17,12 +17,12 @@ from orchestration_core.shared.config import get_settings
 from orchestration_core.shared.table import Table
 
 if TYPE_CHECKING:
-    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.auth.store import KeyStore
     from orchestration_core.engine.stepfunctions import Engine
     from orchestration_core.executions.runner import Runner
     from orchestration_core.executions.usecases import Services
     from orchestration_core.schedules.store import ScheduleStore
-    from orchestration_core.tasktypes.registry import TaskTypeRegistry
+    from orchestration_core.tasktypes.store import TaskTypeRegistry
     from orchestration_core.workflows.store import WorkflowStore
 
 
@@ -60,7 +60,7 @@ def execution_services() -> Services:
 
 
 def task_type_registry() -> TaskTypeRegistry:
-    from orchestration_core.tasktypes.registry import TaskTypeRegistry
+    from orchestration_core.tasktypes.store import TaskTypeRegistry
 
     return TaskTypeRegistry(table(), get_settings().task_types)
 
@@ -104,7 +104,7 @@ def workflow_store() -> WorkflowStore:
 
 
 def key_store() -> KeyStore:
-    from orchestration_core.auth.keys import KeyStore
+    from orchestration_core.auth.store import KeyStore
 
     return KeyStore(table())
 

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 
-from orchestration_core.auth.keys import KeyStore, bearer_token
+from orchestration_core.auth.keys import bearer_token
+from orchestration_core.auth.store import KeyStore
 from orchestration_core.shared.errors import Unauthorized
 
 

@@ -106,7 +106,7 @@ class StateMachines(Protocol):
 
 
 class TaskTypeLookup(Protocol):
-    """The functions of a tenant's custom task types (tasktypes/registry.py's TaskTypeRegistry)."""
+    """The functions of a tenant's custom task types (tasktypes/store.py's TaskTypeRegistry)."""
 
     def resolve(self, tenant_id: str, names: set[str]) -> dict[str, str]: ...
 

@@ -53,7 +53,7 @@ class Settings:
     metrics_namespace: str = "Orchestration"
     stack_name: str = ""
     # Custom task types and `lambda` tasks may name only Lambda functions whose names start with
-    # this (the stack's IAM lets the task runner invoke no other): see tasktypes/registry.py.
+    # this (the stack's IAM lets the task runner invoke no other): see tasktypes/registry.py (check_function).
     task_function_prefix: str = DEFAULT_TASK_FUNCTION_PREFIX
     # The task runner's: comma-separated CIDRs http tasks may reach although they are internal
     # (tasktypes/netguard.py). Kept as text and read by each http task, not checked here: an
