@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from orchestration_core.executions.models import Execution, ExecutionStatus, TaskRun
-from orchestration_core.executions.store import ExecutionStore
+from orchestration_core.executions.store import ExecutionStore, active_shard
 from orchestration_core.schedules.models import Schedule
 from orchestration_core.shared.ids import new_id
 from orchestration_core.shared.pagination import decode_cursor
@@ -134,6 +134,75 @@ def execution_story(store: Any, tenant: str) -> list[Any]:
     return [_outcome(step) for step in steps]
 
 
+# Its checks are far ahead of the clock, so no sweep of the shared runtime looks at it.
+FUTURE, LATER, LATEST = "2099-03-02T09:00:00.000Z", "2099-03-02T09:05:00.000Z", "2099-03-02T09:10:00.000Z"
+M2 = "arn:aws:states:us-east-1:123456789012:stateMachine:m2"
+
+
+def launch_story(store: Any, tenant: str) -> list[Any]:
+    """A run that failed, a redrive of it (one claim wins, unfinished tasks pending again), the
+    active index the sweep reads, and a resume."""
+    ex = replace(_execution(tenant), started_at=FUTURE)
+    t, i, shard = tenant, ex.id, active_shard(ex.id)
+    seen: dict[str, Execution] = {}
+
+    def due(now: str) -> list[bool]:
+        return [True for e in store.due_for_check(shard, now, 1000) if e.id == i]
+
+    def active() -> list[bool]:
+        return [True for e in store.active(shard) if e.id == i]
+
+    def read(key: str) -> Any:
+        seen[key] = store.get(t, i)
+        got = seen[key]
+        return (
+            got.status,
+            got.sfn_name.removeprefix(i),
+            got.redrive_count,
+            got.redriven_at,
+            got.completed_at,
+            got.error,
+            got.state_machine_arn,
+        )
+
+    def runs() -> Any:
+        got = store.get(t, i).runs
+        return {
+            n: (r.status, r.attempts, r.prior_attempts, r.error, r.result, r.started_at)
+            for n, r in got.items()
+        }
+
+    steps: list[Callable[[], Any]] = [
+        lambda: store.create(ex),
+        lambda: (due("2099-03-02T08:59:59.999Z"), due(FUTURE), active()),
+        lambda: store.transition(ex, ExecutionStatus.RUNNING, None, None),
+        lambda: _run(store.mark_run_running(t, i, "a", 1, FUTURE)[1]),
+        lambda: store.complete_run_if_running(t, i, "a", json.dumps({"r": 1}), 1, FUTURE),
+        lambda: _run(store.mark_run_running(t, i, "c", 2, FUTURE)[1]),
+        lambda: store.fail_run_unless_ended(t, i, "c", json.dumps({"error": "E"}), 2, FUTURE),
+        lambda: store.transition(
+            replace(ex, status=ExecutionStatus.RUNNING), ExecutionStatus.FAILED, FUTURE, {"e": 1}
+        ),
+        lambda: (due(LATEST), active()),  # ended: not active
+        lambda: read("failed"),
+        lambda: store.relaunch(seen["failed"], M2, f"{i}.2", LATER, True),
+        lambda: store.relaunch(seen["failed"], M2, f"{i}.2", LATER, True),  # the other claim loses
+        lambda: store.reset_unfinished(seen["failed"]),
+        lambda: read("redriven"),
+        runs,
+        lambda: (due(FUTURE), due(LATER), active()),
+        lambda: store.check_later(seen["redriven"], LATEST),
+        lambda: (due(LATER), due(LATEST)),
+        lambda: store.relaunch(seen["redriven"], M2, f"{i}.3", LATEST, False),  # a resume keeps the status
+        lambda: store.relaunch(seen["failed"], M2, f"{i}.3", LATEST, False),  # stale status and launch
+        lambda: read("resumed"),
+        lambda: store.transition(seen["resumed"], ExecutionStatus.COMPLETED, LATEST, None),
+        lambda: store.check_later(seen["resumed"], FUTURE),  # ended: a no-op
+        lambda: (due(LATEST), active()),
+    ]
+    return [_outcome(step) for step in steps]
+
+
 def _schedule(tenant: str) -> Schedule:
     return Schedule(
         id=new_id("sc"),
@@ -185,6 +254,10 @@ def test_the_workflow_fake_tells_the_same_story_as_the_store(real: dict[str, Any
 
 def test_the_execution_fake_tells_the_same_story_as_the_store(real: dict[str, Any], tenant: str) -> None:
     assert execution_story(FakeExecutionStore(), tenant) == execution_story(real["executions"], tenant)
+
+
+def test_the_execution_fake_launches_again_as_the_store_does(real: dict[str, Any], tenant: str) -> None:
+    assert launch_story(FakeExecutionStore(), tenant) == launch_story(real["executions"], tenant)
 
 
 def test_the_schedule_fake_tells_the_same_story_as_the_store(real: dict[str, Any], tenant: str) -> None:
