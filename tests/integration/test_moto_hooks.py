@@ -388,6 +388,18 @@ def test_the_local_key_admin_answers_503_when_the_journal_cannot_keep_the_key(
         server.server_close()
 
 
+def _pages_of(client: Any, attribute: str, **query: Any) -> list[list[str]]:
+    """A Query read page by page: each page's values of the string ``attribute``."""
+    pages, start = [], None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        resp = client.query(**query, **kwargs)
+        pages.append([i[attribute]["S"] for i in resp["Items"]])
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            return pages
+
+
 def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -406,21 +418,15 @@ def test_a_table_query_reads_only_its_partition_and_pages_as_moto_does(
         raise AssertionError("a table query read the whole table")
 
     monkeypatch.setattr(Table, "all_items", whole_table)
-    pages, start = [], None
-    while True:
-        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-        resp = client.query(
-            TableName=table,
-            KeyConditionExpression="PK = :pk AND SK > :after",
-            ExpressionAttributeValues={":pk": {"S": pk}, ":after": {"S": "a"}},
-            ScanIndexForward=False,
-            Limit=2,
-            **kwargs,
-        )
-        pages.append([i["SK"]["S"] for i in resp["Items"]])
-        start = resp.get("LastEvaluatedKey")
-        if not start:
-            break
+    pages = _pages_of(
+        client,
+        "SK",
+        TableName=table,
+        KeyConditionExpression="PK = :pk AND SK > :after",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":after": {"S": "a"}},
+        ScanIndexForward=False,
+        Limit=2,
+    )
 
     # Then only that partition was read, in order, condition and paging applied
     assert pages == [["e", "d"], ["c", "b"]] or pages == [["e", "d"], ["c", "b"], []]
@@ -443,14 +449,7 @@ def test_an_index_query_reads_only_its_partition_and_pages_as_moto_does(
     client.put_item(TableName=table, Item={"PK": {"S": gsi_pk}, "SK": {"S": "no-index-key"}})
 
     def read_in_pages(**query: Any) -> list[list[str]]:
-        pages, start = [], None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            resp = client.query(TableName=table, IndexName="GSI1", Limit=2, **query, **kwargs)
-            pages.append([i["GSI1SK"]["S"] for i in resp["Items"]])
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                return pages
+        return _pages_of(client, "GSI1SK", TableName=table, IndexName="GSI1", Limit=2, **query)
 
     query: dict[str, Any] = {
         "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK > :after",

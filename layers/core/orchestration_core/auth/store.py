@@ -14,7 +14,7 @@ from orchestration_core.auth.keys import MAX_KEY_NAME, TENANT, ApiKey, hash_key,
 from orchestration_core.shared import clock
 from orchestration_core.shared.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from orchestration_core.shared.ids import new_id
-from orchestration_core.shared.table import ConditionFailed, Table, index_attributes
+from orchestration_core.shared.table import ConditionFailed, Table, index_attributes, serialize
 
 
 def _to_key(item: dict[str, Any]) -> ApiKey:
@@ -106,11 +106,13 @@ class KeyStore:
         return _to_key(item)
 
     def _items(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        position = 0
-        while True:
-            items, _ = self.table.page(1, "KEYS", 100, position, lambda _k: {})
-            out.extend(items)
-            if len(items) < 100:
-                return out
-            position += 100
+        """Every key item, newest first: GSI1's ``KEYS`` partition read page by page (by the
+        Query's own continuation, not offsets that would read the skipped items again)."""
+        pages = self.table.query_pages(
+            IndexName="GSI1",
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": "GSI1PK"},
+            ExpressionAttributeValues=serialize({":pk": "KEYS"}),
+            ScanIndexForward=False,
+        )
+        return [item for items in pages for item in items]
